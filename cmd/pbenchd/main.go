@@ -1,0 +1,235 @@
+// Command pbenchd runs database and streaming benchmark scenarios forever
+// and exports what it measures to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	"github.com/pbenchd/pbenchd/internal/action"
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/server"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // a guarantee failed
+	exitUsage   = 2 // bad usage or config
+	exitRuntime = 3 // could not start (port in use…)
+)
+
+const usage = `pbenchd runs benchmark scenarios against databases and Kafka, and exports
+what it measures to Prometheus.
+
+Usage:
+  pbenchd run     [flags]   loop the scenarios until SIGTERM (the daemon)
+  pbenchd once    [flags]   run every scenario once, print a summary; exit 1 if a guarantee fails
+  pbenchd check   [flags]   validate the config and scenarios, print what would run
+  pbenchd list    [flags]   list the scenario catalog
+  pbenchd version           print the version
+
+Run 'pbenchd COMMAND --help' for the flags of a command.
+Exit codes: 0 ok, 1 a guarantee failed, 2 bad usage or config.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version":
+		fmt.Fprintf(stdout, "pbenchd %s (revision %s, %s)\n", metrics.Version, metrics.Revision(), runtime.Version())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "run", "once", "check", "list":
+	default:
+		fmt.Fprintf(stderr, "pbenchd: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+
+	fs := pflag.NewFlagSet("pbenchd "+cmd, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	files := fs.StringArray("config", nil, "config file, merged over the built-in default (repeatable, in order)")
+	fs.String("web.listen-address", config.DefaultListenAddress, "address to serve /metrics on")
+	fs.String("web.config.file", "", "exporter-toolkit web config file (TLS, basic auth)")
+	fs.String("log.level", "info", "debug, info, warn or error")
+	fs.String("log.format", "logfmt", "logfmt or json")
+	fs.StringSlice("scenarios", nil, "scenarios to run, in order (default: the config's run.scenarios)")
+	fs.StringSlice("exclude", nil, "scenarios to leave out")
+	fs.String("duration", "", "duration of every load phase (overrides the scenarios)")
+	fs.String("warmup", "", "warm-up of every load phase (overrides the scenarios)")
+	fs.String("pause", "", "pause between two scenarios")
+	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
+	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: pbenchd %s [flags]\n\nFlags:\n%s", cmd, fs.FlagUsages())
+	}
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pbenchd %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return exitUsage
+	}
+	set := map[string]any{}
+	for _, r := range *rates {
+		key, val, ok := strings.Cut(r, "=")
+		scen, act, ok2 := strings.Cut(key, ".")
+		if !ok || !ok2 || scen == "" || act == "" {
+			fmt.Fprintf(stderr, "pbenchd: --rate %q is not scenario.action=RATE (like read.select_1=100/s)\n", r)
+			return exitUsage
+		}
+		set["run.rates."+scen+"."+act] = val
+	}
+	opts := config.Options{
+		Files:   *files,
+		Environ: os.Environ(),
+		Flags:   fs,
+		FlagKey: flagKey,
+		Kinds:   action.Kinds,
+		Set:     set,
+	}
+	load := func() (*config.Config, error) { return config.Load(opts) }
+	cfg, err := load()
+	if err != nil {
+		fmt.Fprintf(stderr, "pbenchd: invalid configuration:\n%s\n", indent(err.Error()))
+		return exitUsage
+	}
+	log := newLogger(stderr, cfg.Log)
+
+	switch cmd {
+	case "check":
+		sel := cfg.Selected()
+		fmt.Fprintf(stdout, "configuration ok: %d scenario(s) would run, in this order\n\n", len(sel))
+		for _, sc := range sel {
+			engine.Describe(stdout, cfg, sc)
+			fmt.Fprintln(stdout)
+		}
+		return exitOK
+	case "list":
+		engine.List(stdout, cfg)
+		return exitOK
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+
+	if cmd == "once" {
+		eng := engine.New(cfg, m, log)
+		failed := false
+		engine.Once(ctx, eng, func(it *engine.Iteration) {
+			engine.Summary(stdout, it)
+			failed = failed || it.Result != engine.Pass
+		})
+		if ctx.Err() != nil {
+			return exitOK
+		}
+		if failed {
+			return exitFailed
+		}
+		return exitOK
+	}
+
+	d := engine.NewDaemon(cfg, load, m, log)
+	addr, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.Web.ConfigFile, server.Handler(reg, d, metrics.Version), log)
+	if err != nil {
+		log.Error("cannot serve HTTP", "address", cfg.Web.ListenAddress, "err", err)
+		return exitRuntime
+	}
+	log.Info("pbenchd started", "version", metrics.Version, "listen", addr.String(), "scenarios", len(cfg.Selected()))
+	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+	go watchdog(ctx)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = d.Reload()
+			}
+		}
+	}()
+	_ = d.Run(ctx)
+	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
+	log.Info("pbenchd stopped")
+	return exitOK
+}
+
+// flagKey maps command-line flags to config keys.
+func flagKey(f *pflag.Flag) string {
+	switch f.Name {
+	case "web.listen-address":
+		return "web.listen_address"
+	case "web.config.file":
+		return "web.config_file"
+	case "log.level", "log.format":
+		return f.Name
+	case "scenarios", "exclude", "duration", "warmup", "pause", "iterations":
+		return "run." + f.Name
+	}
+	return ""
+}
+
+// watchdog pets systemd's watchdog while the process is alive.
+func watchdog(ctx context.Context) {
+	every, err := sddaemon.SdWatchdogEnabled(false)
+	if err != nil || every == 0 {
+		return
+	}
+	t := time.NewTicker(every / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyWatchdog)
+		}
+	}
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

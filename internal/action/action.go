@@ -1,0 +1,111 @@
+// Package action owns the kinds of measured work (sql, …): a registry of
+// kinds by name, each kind's settings and checks, and the runners that make
+// one call at a time for the engine's loops. One file per kind.
+package action
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+// Kind is a registered kind of action.
+type Kind interface {
+	// Check validates an action's settings (decoded YAML) for a target of
+	// the given settings, returning every problem prefixed by path.
+	Check(raw any, path string, t config.Target) error
+	// Build makes a runner from settings that passed Check.
+	Build(ctx context.Context, raw any, env Env) (Runner, error)
+}
+
+// Env is what a kind needs to build a runner.
+type Env struct {
+	Scenario, Action string
+	// Target is the name of the action's target.
+	Target  string
+	Targets *target.Set
+	// Slots is how many calls may be in flight at once: the closed loop's
+	// concurrency, or the open loop's cap.
+	Slots int
+	// Open tells whether the action runs in an open loop.
+	Open bool
+	Log  *slog.Logger
+}
+
+// Runner makes calls. Call is safe for concurrent use by up to Env.Slots
+// goroutines.
+type Runner interface {
+	// Call makes one call. It never panics on a failure of the system under
+	// test: failures come back in Result.Err.
+	Call(ctx context.Context) Result
+	// Close releases connections.
+	Close()
+}
+
+// Result is the outcome of one call as the runner saw it.
+type Result struct {
+	// Start is when the call began its work, after waiting for a free
+	// connection of its own; zero means when Call was entered.
+	Start time.Time
+	// Err is the failure, if any, after retries.
+	Err error
+	// Retries lists the reasons of retries made inside the call.
+	Retries []string
+}
+
+// Registry maps kind names to kinds. It implements config.KindChecker, so
+// validation and the engine ask the same list.
+type Registry struct {
+	mu    sync.RWMutex
+	kinds map[string]Kind
+}
+
+// Kinds is the registry every kind registers itself in.
+var Kinds = &Registry{kinds: map[string]Kind{}}
+
+// Register adds a kind; registering a name twice is a programming error.
+func (r *Registry) Register(name string, k Kind) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.kinds[name]; dup {
+		panic(fmt.Sprintf("action kind %q registered twice", name))
+	}
+	r.kinds[name] = k
+}
+
+// Names lists the registered kinds, sorted.
+func (r *Registry) Names() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.kinds))
+	for n := range r.kinds {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Lookup returns the kind of that name.
+func (r *Registry) Lookup(name string) (Kind, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	k, ok := r.kinds[name]
+	return k, ok
+}
+
+// Check validates an action's settings with its kind.
+func (r *Registry) Check(name string, raw any, path string, t config.Target) error {
+	k, ok := r.Lookup(name)
+	if !ok {
+		return fmt.Errorf("%s: %q is not an action kind", path, name)
+	}
+	return k.Check(raw, path, t)
+}
+
+var _ config.KindChecker = (*Registry)(nil)

@@ -1,0 +1,384 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+func init() { Kinds.Register("sql", sqlKind{}) }
+
+// SQLSpec is the settings of a `sql` action.
+type SQLSpec struct {
+	// Query is a statement whose rows are read to the end.
+	Query string `koanf:"query"`
+	// Exec is a statement run for its effect.
+	Exec string `koanf:"exec"`
+	// Transaction is a list of statements run as one transaction per call.
+	Transaction []string `koanf:"transaction"`
+	// Args generate the positional arguments ($1, $2…) of each call; a
+	// statement receives as many as its highest $n.
+	Args []ArgSpec `koanf:"args"`
+	// Conn is the connection model: reuse (default; one long-lived
+	// connection per worker), standalone (connect, run, close: the connect
+	// is measured) or pooled (a shared pool).
+	Conn string `koanf:"conn"`
+	// Connections is how many reused connections an open loop shares
+	// (calls wait for a free one; the wait shows as schedule lag);
+	// default 1. Closed loops use one per worker.
+	Connections int `koanf:"connections"`
+	// PoolSize bounds a pooled action's pool; default: the action's slots.
+	PoolSize int `koanf:"pool_size"`
+	// Timeout bounds each call, retries included; default 30s.
+	Timeout config.Duration `koanf:"timeout"`
+	// Isolation is read committed, repeatable read or serializable, set
+	// once per connection.
+	Isolation string `koanf:"isolation"`
+	// Set lists statements run once on each new connection (outside the
+	// measurement, except for standalone connections, where connecting is
+	// what is measured).
+	Set []string `koanf:"set"`
+	// Retries bounds the retries of deadlocks (40P01) and serialization
+	// failures (40001); default 10, 0 disables. Their time is part of the
+	// call's time.
+	Retries *int `koanf:"retries"`
+	// Mode is the query protocol: prepared (default; statements are
+	// prepared once per connection) or simple (the simple query protocol,
+	// as proxies and some engines need).
+	Mode string `koanf:"mode"`
+}
+
+var (
+	connModels = []string{"pooled", "reuse", "standalone"}
+	isolations = map[string]string{
+		"read committed":  "READ COMMITTED",
+		"repeatable read": "REPEATABLE READ",
+		"serializable":    "SERIALIZABLE",
+	}
+	sqlModes       = []string{"prepared", "simple"}
+	placeholderRe  = regexp.MustCompile(`\$([0-9]+)`)
+	defaultTimeout = 30 * time.Second
+	defaultRetries = 10
+)
+
+type sqlKind struct{}
+
+func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
+	var s SQLSpec
+	if str, ok := raw.(string); ok {
+		// `sql: SELECT 1` is short for `sql: {query: SELECT 1}`.
+		s.Query = str
+	} else if err := config.Decode(raw, path, &s); err != nil {
+		return nil, err
+	}
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", path, key, fmt.Sprintf(format, args...)))
+	}
+	n := 0
+	for _, set := range []bool{s.Query != "", s.Exec != "", len(s.Transaction) > 0} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		errs = append(errs, fmt.Errorf("%s: needs exactly one of query, exec, transaction (found %d)", path, n))
+	}
+	for i, st := range s.Transaction {
+		if strings.TrimSpace(st) == "" {
+			bad(fmt.Sprintf("transaction[%d]", i), "empty statement")
+		}
+	}
+	if s.Conn == "" {
+		s.Conn = "reuse"
+	}
+	if !slices.Contains(connModels, s.Conn) {
+		bad("conn", "%q is not one of %s", s.Conn, strings.Join(connModels, ", "))
+	}
+	if s.Connections < 0 {
+		bad("connections", "%d must not be negative", s.Connections)
+	}
+	if s.PoolSize < 0 {
+		bad("pool_size", "%d must not be negative", s.PoolSize)
+	}
+	if s.Isolation != "" {
+		if _, ok := isolations[strings.ToLower(s.Isolation)]; !ok {
+			bad("isolation", "%q is not one of read committed, repeatable read, serializable (for other levels use set: [\"SET …\"])", s.Isolation)
+		}
+	}
+	if s.Mode == "" {
+		s.Mode = "prepared"
+	}
+	if !slices.Contains(sqlModes, s.Mode) {
+		bad("mode", "%q is not one of %s", s.Mode, strings.Join(sqlModes, ", "))
+	}
+	if s.Retries != nil && *s.Retries < 0 {
+		bad("retries", "%d must not be negative", *s.Retries)
+	}
+	if _, e := buildArgs(s.Args, path+".args"); e != nil {
+		errs = append(errs, e...)
+	}
+	need := 0
+	for _, st := range s.statements() {
+		need = max(need, placeholders(st))
+	}
+	if need > len(s.Args) {
+		errs = append(errs, fmt.Errorf("%s.args: the statements use $%d but only %d args are given", path, need, len(s.Args)))
+	}
+	return &s, errors.Join(errs...)
+}
+
+func (s *SQLSpec) statements() []string {
+	switch {
+	case s.Query != "":
+		return []string{s.Query}
+	case s.Exec != "":
+		return []string{s.Exec}
+	}
+	return s.Transaction
+}
+
+// placeholders returns the highest $n in a statement.
+func placeholders(st string) int {
+	n := 0
+	for _, m := range placeholderRe.FindAllStringSubmatch(st, -1) {
+		v, _ := strconv.Atoi(m[1])
+		n = max(n, v)
+	}
+	return n
+}
+
+func (k sqlKind) Check(raw any, path string, t config.Target) error {
+	if t.Kind != "" && t.Kind != "postgres" {
+		return fmt.Errorf("%s: a sql action needs a postgres target, not %s", path, t.Kind)
+	}
+	_, err := k.decode(raw, path)
+	return err
+}
+
+func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
+	s, err := k.decode(raw, env.Scenario+"."+env.Action)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := env.Targets.Postgres(env.Target)
+	if err != nil {
+		return nil, err
+	}
+	args, _ := buildArgs(s.Args, "args")
+	r := &sqlRunner{
+		spec: s, pg: pg, args: args,
+		timeout: s.Timeout.D,
+		retries: defaultRetries,
+		setup:   slices.Clone(s.Set),
+		nargs:   make([]int, 0),
+	}
+	for _, st := range s.statements() {
+		r.nargs = append(r.nargs, placeholders(st))
+	}
+	if r.timeout <= 0 {
+		r.timeout = defaultTimeout
+	}
+	if s.Retries != nil {
+		r.retries = *s.Retries
+	}
+	if lvl, ok := isolations[strings.ToLower(s.Isolation)]; ok {
+		r.setup = append([]string{"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL " + lvl}, r.setup...)
+	}
+	r.mode = pgx.QueryExecModeCacheStatement
+	if s.Mode == "simple" {
+		r.mode = pgx.QueryExecModeSimpleProtocol
+	}
+	r.rngs.New = func() any { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+	switch s.Conn {
+	case "pooled":
+		size := s.PoolSize
+		if size == 0 {
+			size = env.Slots
+		}
+		r.pool, err = pg.Pool(ctx, size, r.setup)
+		if err != nil {
+			return nil, fmt.Errorf("pool for %s: %w", env.Action, err)
+		}
+	case "reuse":
+		n := s.Connections
+		if !env.Open || n == 0 {
+			n = max(env.Slots, 1)
+			if env.Open {
+				n = 1
+			}
+		}
+		r.conns = make(chan *pgx.Conn, n)
+		// Connect up front so the connections' setup is outside the
+		// measurement; a connection that cannot be made now is retried
+		// (and measured) by the call that needs it.
+		for range n {
+			c, err := pg.Connect(ctx, r.setup)
+			if err != nil {
+				env.Log.Warn("connection not ready at start", "action", env.Action, "err", err)
+				c = nil
+			}
+			r.conns <- c
+		}
+	}
+	return r, nil
+}
+
+type sqlRunner struct {
+	spec    *SQLSpec
+	pg      *target.Postgres
+	args    func(*rand.Rand) []any
+	nargs   []int
+	timeout time.Duration
+	retries int
+	setup   []string
+	mode    pgx.QueryExecMode
+	rngs    sync.Pool
+
+	pool  *pgxpool.Pool
+	conns chan *pgx.Conn
+}
+
+func (r *sqlRunner) Call(ctx context.Context) Result {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	rng := r.rngs.Get().(*rand.Rand)
+	args := r.args(rng)
+	r.rngs.Put(rng)
+
+	switch r.spec.Conn {
+	case "standalone":
+		start := time.Now()
+		c, err := r.pg.Connect(ctx, r.setup)
+		if err != nil {
+			return Result{Start: start, Err: err}
+		}
+		defer c.Close(context.Background())
+		res := r.run(ctx, c, args)
+		res.Start = start
+		return res
+	case "pooled":
+		pc, err := r.pool.Acquire(ctx)
+		if err != nil {
+			r.pg.Observe(err)
+			return Result{Err: err}
+		}
+		start := time.Now()
+		res := r.run(ctx, pc.Conn(), args)
+		res.Start = start
+		if res.Err != nil && target.IsConnectionError(res.Err) {
+			pc.Hijack().Close(context.Background())
+		} else {
+			pc.Release()
+		}
+		return res
+	default: // reuse
+		var c *pgx.Conn
+		select {
+		case c = <-r.conns:
+		case <-ctx.Done():
+			return Result{Err: ctx.Err()}
+		}
+		start := time.Now()
+		if c == nil || c.IsClosed() {
+			var err error
+			if c, err = r.pg.Connect(ctx, r.setup); err != nil {
+				r.conns <- nil
+				return Result{Start: start, Err: err}
+			}
+		}
+		res := r.run(ctx, c, args)
+		res.Start = start
+		if res.Err != nil && (target.IsConnectionError(res.Err) || c.IsClosed() || ctx.Err() != nil) {
+			// A connection whose call was cut off may be mid-protocol:
+			// replace it rather than reuse it.
+			c.Close(context.Background())
+			c = nil
+		}
+		r.conns <- c
+		return res
+	}
+}
+
+// run makes the call on one connection, retrying deadlocks and
+// serialization failures up to the limit.
+func (r *sqlRunner) run(ctx context.Context, c *pgx.Conn, args []any) Result {
+	var res Result
+	for attempt := 0; ; attempt++ {
+		err := r.once(ctx, c, args)
+		r.pg.Observe(err)
+		reason := target.RetryReason(err)
+		if err == nil || reason == "" || attempt >= r.retries || ctx.Err() != nil {
+			res.Err = err
+			return res
+		}
+		res.Retries = append(res.Retries, reason)
+	}
+}
+
+func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
+	s := r.spec
+	switch {
+	case s.Query != "":
+		rows, err := c.Query(ctx, s.Query, r.argv(0, args)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		return rows.Err()
+	case s.Exec != "":
+		_, err := c.Exec(ctx, s.Exec, r.argv(0, args)...)
+		return err
+	}
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	for i, st := range s.Transaction {
+		if _, err := tx.Exec(ctx, st, r.argv(i, args)...); err != nil {
+			_ = tx.Rollback(context.Background())
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// argv gives statement i its arguments, led by the query exec mode.
+func (r *sqlRunner) argv(i int, args []any) []any {
+	out := make([]any, 0, r.nargs[i]+1)
+	out = append(out, r.mode)
+	return append(out, args[:r.nargs[i]]...)
+}
+
+func (r *sqlRunner) Close() {
+	if r.pool != nil {
+		r.pool.Close()
+	}
+	if r.conns != nil {
+		for {
+			select {
+			case c := <-r.conns:
+				if c != nil {
+					c.Close(context.Background())
+				}
+			default:
+				return
+			}
+		}
+	}
+}

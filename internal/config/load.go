@@ -1,0 +1,395 @@
+package config
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/posflag"
+	"github.com/knadh/koanf/v2"
+	"github.com/spf13/pflag"
+
+	builtin "github.com/pbenchd/pbenchd/config"
+)
+
+// EnvPrefix starts every environment variable that sets a config key:
+// PBENCHD_RUN__PAUSE=10s sets run.pause (a double underscore separates
+// levels, since keys contain single underscores).
+const EnvPrefix = "PBENCHD_"
+
+// Options says where Load reads from, lowest precedence first: the
+// embedded default, Files in order, the environment, then Flags.
+type Options struct {
+	// Files are config files merged in order over the embedded default.
+	Files []string
+	// Environ is the environment (os.Environ() in the daemon).
+	Environ []string
+	// Flags, when set, override everything; only flags for which FlagKey
+	// returns a key take part.
+	Flags *pflag.FlagSet
+	// FlagKey maps a flag to its config key ("" to ignore the flag).
+	FlagKey func(f *pflag.Flag) string
+	// Kinds validates action kinds; nil accepts none.
+	Kinds KindChecker
+	// Set holds values by key path, applied last (flags that fill nested
+	// keys, such as --rate scenario.action=N/s).
+	Set map[string]any
+	// NoBuiltinScenarios leaves the embedded catalog out (tests).
+	NoBuiltinScenarios bool
+}
+
+// KindChecker is the registry of action kinds, as config validation sees it.
+type KindChecker interface {
+	// Names lists the registered kinds, sorted.
+	Names() []string
+	// Check validates the settings of one action of kind name, given the
+	// kind of its target. Every problem is returned, prefixed by path.
+	Check(name string, raw any, path string, target Target) error
+}
+
+// listKeys are keys whose environment value is a comma-separated list.
+var listKeys = map[string]bool{"run.scenarios": true, "run.exclude": true, "scenario_files": true}
+
+// Load reads, merges, decodes and validates the configuration. The error,
+// if any, lists every problem found, one a line, each with its key path.
+func Load(o Options) (*Config, error) {
+	ko := koanf.New(".")
+	def, err := builtin.FS.ReadFile("pbenchd.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded default config: %w", err)
+	}
+	if err := ko.Load(bytesProvider(def), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("embedded default config: %w", err)
+	}
+	var errs []error
+	type fileGlobs struct {
+		dir   string
+		globs []string
+	}
+	var globs []fileGlobs
+	for _, f := range o.Files {
+		fk := koanf.New(".")
+		if err := fk.Load(file.Provider(f), yaml.Parser()); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+			continue
+		}
+		// Scenario globs accumulate across files and resolve relative to
+		// the file that names them.
+		if g := fk.Strings("scenario_files"); len(g) > 0 {
+			globs = append(globs, fileGlobs{dir: filepath.Dir(f), globs: g})
+			fk.Delete("scenario_files")
+		}
+		if err := ko.Merge(fk); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+		}
+	}
+	if err := ko.Load(env.Provider(".", env.Opt{
+		Prefix:        EnvPrefix,
+		EnvironFunc:   func() []string { return o.Environ },
+		TransformFunc: envKey,
+	}), nil); err != nil {
+		errs = append(errs, fmt.Errorf("environment: %w", err))
+	}
+	if o.Flags != nil && o.FlagKey != nil {
+		if err := ko.Load(posflag.ProviderWithFlag(o.Flags, ".", nil, func(f *pflag.Flag) (string, any) {
+			if !f.Changed {
+				return "", nil
+			}
+			key := o.FlagKey(f)
+			if key == "" {
+				return "", nil
+			}
+			return key, posflag.FlagVal(o.Flags, f)
+		}), nil); err != nil {
+			errs = append(errs, fmt.Errorf("flags: %w", err))
+		}
+	}
+	for _, k := range sortedKeys(o.Set) {
+		if err := ko.Set(k, o.Set[k]); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	cfg := &Config{}
+	if err := decode(ko, "", cfg); err != nil {
+		return nil, err
+	}
+	cfg.applyDefaults()
+
+	if !o.NoBuiltinScenarios {
+		entries, err := fs.Glob(builtin.FS, "scenarios/*.yaml")
+		if err != nil {
+			return nil, fmt.Errorf("embedded scenarios: %w", err)
+		}
+		sort.Strings(entries)
+		for _, e := range entries {
+			b, err := builtin.FS.ReadFile(e)
+			if err != nil {
+				return nil, fmt.Errorf("embedded scenario %s: %w", e, err)
+			}
+			sc, err := decodeScenario(b, "builtin:"+e, path.Base(e))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			cfg.Catalog = append(cfg.Catalog, sc)
+		}
+	}
+	if g := ko.Strings("scenario_files"); len(g) > 0 {
+		globs = append(globs, fileGlobs{dir: ".", globs: g})
+	}
+	for _, fg := range globs {
+		for _, g := range fg.globs {
+			if !filepath.IsAbs(g) {
+				g = filepath.Join(fg.dir, g)
+			}
+			matches, err := filepath.Glob(g)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("scenario_files: %q is not a valid glob: %w", g, err))
+				continue
+			}
+			if len(matches) == 0 {
+				errs = append(errs, fmt.Errorf("scenario_files: %q matches no file", g))
+			}
+			sort.Strings(matches)
+			for _, m := range matches {
+				b, err := os.ReadFile(m)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("scenario_files: %w", err))
+					continue
+				}
+				sc, err := decodeScenario(b, m, m)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				cfg.Catalog = append(cfg.Catalog, sc)
+			}
+		}
+	}
+	for i := range cfg.Scenarios {
+		sc := &cfg.Scenarios[i]
+		sc.Source = "config"
+		sc.Path = fmt.Sprintf("scenarios[%d]", i)
+		cfg.Catalog = append(cfg.Catalog, sc)
+	}
+	// A scenario defined again (in a user file or inline) replaces the
+	// earlier definition of the same name, so a user can override a
+	// built-in scenario without renaming it.
+	cfg.Catalog = dedupe(cfg.Catalog)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := cfg.Validate(o.Kinds); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// envKey maps PBENCHD_RUN__PAUSE to run.pause.
+func envKey(k, v string) (string, any) {
+	key := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, EnvPrefix), "__", "."))
+	if listKeys[key] {
+		var out []string
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return key, out
+	}
+	return key, v
+}
+
+func dedupe(in []*Scenario) []*Scenario {
+	last := map[string]int{}
+	for i, sc := range in {
+		last[sc.Name] = i
+	}
+	var out []*Scenario
+	for i, sc := range in {
+		if last[sc.Name] == i || sc.Name == "" {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func decodeScenario(b []byte, source, prefix string) (*Scenario, error) {
+	ko := koanf.New(".")
+	if err := ko.Load(bytesProvider(b), yaml.Parser()); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	sc := &Scenario{}
+	if err := decode(ko, prefix, sc); err != nil {
+		return nil, err
+	}
+	sc.Source = source
+	sc.Path = prefix
+	return sc, nil
+}
+
+// decode unmarshals strictly (unknown keys are errors) and rewrites the
+// decoder's errors as "key.path: problem" lines.
+func decode(ko *koanf.Koanf, prefix string, out any) error {
+	return Decode(ko.Raw(), prefix, out)
+}
+
+// Decode decodes raw YAML-shaped data (maps, lists, scalars) into out the
+// way every config key is decoded: `koanf` tags, unknown keys rejected,
+// durations, rates and other text types parsed. Problems come back as one
+// "prefix.key: problem" error a line. Action kinds use it for their
+// settings.
+func Decode(raw any, prefix string, out any) error {
+	dc := &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			numberAsText,
+			mapstructure.TextUnmarshallerHookFunc(),
+			mapstructure.StringToTimeDurationHookFunc(),
+		),
+		ErrorUnused:      true,
+		WeaklyTypedInput: true,
+		TagName:          "koanf",
+		Result:           out,
+	}
+	d, err := mapstructure.NewDecoder(dc)
+	if err != nil {
+		return err
+	}
+	if err = d.Decode(raw); err == nil {
+		return nil
+	}
+	var lines []error
+	flattenDecodeErr(err, prefix, &lines)
+	return errors.Join(lines...)
+}
+
+// numberAsText lets a text type (a rate, a duration) be written as a bare
+// YAML number: `rate: 250` reads as "250".
+func numberAsText(from, to reflect.Type, data any) (any, error) {
+	if !reflect.PointerTo(to).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Float64, reflect.Float32:
+		return fmt.Sprint(data), nil
+	}
+	return data, nil
+}
+
+func flattenDecodeErr(err error, prefix string, out *[]error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			flattenDecodeErr(e, prefix, out)
+		}
+		return
+	}
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		inner := de.Unwrap()
+		if j, ok := inner.(interface{ Unwrap() []error }); ok {
+			flattenDecodeErr(errors.Join(j.Unwrap()...), prefix, out)
+			return
+		}
+		*out = append(*out, fmt.Errorf("%s: %s", joinPath(prefix, de.Name()), describe(inner)))
+		return
+	}
+	*out = append(*out, fmt.Errorf("%s: %w", orRoot(prefix), err))
+}
+
+// describe turns a decoder error into words for a person.
+func describe(err error) string {
+	var ue *mapstructure.UnconvertibleTypeError
+	if errors.As(err, &ue) {
+		return fmt.Sprintf("%s is not %s", show(ue.Value), kindWord(ue.Expected.Type()))
+	}
+	var pe *mapstructure.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s is not %s", show(pe.Value), kindWord(pe.Expected.Type()))
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
+		keys := strings.Split(rest, ", ")
+		sort.Strings(keys)
+		if len(keys) == 1 {
+			return fmt.Sprintf("unknown key %q", keys[0])
+		}
+		return fmt.Sprintf("unknown keys %q", keys)
+	}
+	return msg
+}
+
+func show(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	}
+	return fmt.Sprint(v)
+}
+
+func kindWord(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	}
+	return "a " + t.String()
+}
+
+func joinPath(prefix, name string) string {
+	switch {
+	case prefix == "":
+		return orRoot(name)
+	case name == "":
+		return prefix
+	case strings.HasSuffix(prefix, ".yaml"):
+		return prefix + ": " + name
+	}
+	return prefix + "." + name
+}
+
+func orRoot(s string) string {
+	if s == "" {
+		return "(top level)"
+	}
+	return s
+}
+
+// bytesProvider is a koanf provider over bytes already in memory.
+type bytesProvider []byte
+
+func (b bytesProvider) ReadBytes() ([]byte, error) { return b, nil }
+
+func (b bytesProvider) Read() (map[string]any, error) {
+	return nil, errors.New("bytesProvider needs a parser")
+}

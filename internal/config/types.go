@@ -1,0 +1,196 @@
+package config
+
+import (
+	"github.com/pbenchd/pbenchd/internal/pace"
+)
+
+// Config is the whole configuration of a pbenchd process: the merged
+// defaults, files, environment and flags, plus every scenario it loaded.
+type Config struct {
+	// Targets are the systems under test, by name.
+	Targets map[string]Target `koanf:"targets"`
+	// Run says which scenarios run, in which order, and how the loop behaves.
+	Run Run `koanf:"run"`
+	// Web is the HTTP server for /metrics and the API.
+	Web Web `koanf:"web"`
+	// Log configures logging.
+	Log Log `koanf:"log"`
+	// ScenarioFiles are glob patterns of scenario YAML files, one scenario a
+	// file, read in addition to the built-in catalog. Relative patterns are
+	// resolved against the directory of the config file that named them.
+	ScenarioFiles []string `koanf:"scenario_files"`
+	// Scenarios written inline in a config file, in addition to files.
+	Scenarios []Scenario `koanf:"scenarios"`
+
+	// Catalog is every scenario known (built-in, files, inline) in load
+	// order; filled by Load, not decoded.
+	Catalog []*Scenario `koanf:"-"`
+}
+
+// Target is a named connection to a system under test.
+type Target struct {
+	// Kind is "postgres" (any PostgreSQL-wire server) or "kafka".
+	Kind string `koanf:"kind"`
+	// DSN is a libpq URL or keyword/value string. Empty means the libpq
+	// environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD) and then
+	// the local default. Never logged or exported.
+	DSN string `koanf:"dsn"`
+	// PasswordFile, when set, holds the password (trailing newline trimmed).
+	PasswordFile string `koanf:"password_file"`
+	// Flavor names the engine behind the wire protocol: postgres (default),
+	// materialize, cockroach, risingwave… Scenarios pick statements by it.
+	Flavor string `koanf:"flavor"`
+	// ConnectTimeout bounds each connection attempt; default 5s.
+	ConnectTimeout Duration `koanf:"connect_timeout"`
+}
+
+// Run controls the daemon loop.
+type Run struct {
+	// Scenarios names the scenarios to run, in order. Empty: every scenario
+	// in the catalog, in catalog order.
+	Scenarios []string `koanf:"scenarios"`
+	// Exclude names scenarios to leave out.
+	Exclude []string `koanf:"exclude"`
+	// Pause between two scenario runs; default 5s.
+	Pause Duration `koanf:"pause"`
+	// Setup is "iteration" (setup and teardown around every iteration, the
+	// default) or "once" (setup on the first iteration after start, teardown
+	// when the daemon stops).
+	Setup string `koanf:"setup"`
+	// TeardownTimeout bounds teardown, also after a stop signal; default 30s.
+	TeardownTimeout Duration `koanf:"teardown_timeout"`
+	// SetupTimeout bounds the whole setup of a scenario; default 10m.
+	SetupTimeout Duration `koanf:"setup_timeout"`
+	// Duration, when set, replaces the duration of every load phase.
+	Duration Duration `koanf:"duration"`
+	// Warmup, when set, replaces the warm-up of every load phase.
+	Warmup *Duration `koanf:"warmup"`
+	// Iterations stops the daemon after this many passes over the scenario
+	// list; 0 loops forever.
+	Iterations int `koanf:"iterations"`
+	// Rates overrides open-loop rates: scenario → action → rate.
+	Rates map[string]map[string]pace.Rate `koanf:"rates"`
+}
+
+// Web configures the HTTP server.
+type Web struct {
+	// ListenAddress is where /metrics is served; default ":9731".
+	ListenAddress string `koanf:"listen_address"`
+	// ConfigFile is an exporter-toolkit web config (TLS, basic auth).
+	ConfigFile string `koanf:"config_file"`
+}
+
+// Log configures the logger.
+type Log struct {
+	// Level is debug, info, warn or error; default info.
+	Level string `koanf:"level"`
+	// Format is logfmt or json; default logfmt.
+	Format string `koanf:"format"`
+}
+
+// Scenario is one benchmark: a target, setup, phases, guarantees, teardown.
+type Scenario struct {
+	// Name identifies the scenario in metrics and on the command line.
+	Name string `koanf:"name"`
+	// Description says what the scenario measures.
+	Description string `koanf:"description"`
+	// Target names the default target of every step and action.
+	Target string `koanf:"target"`
+	// Setup runs before the phases.
+	Setup []Step `koanf:"setup"`
+	// Phases run in order.
+	Phases []Phase `koanf:"phases"`
+	// Guarantees are the limits per action that an iteration must meet.
+	Guarantees map[string]Guarantee `koanf:"guarantees"`
+	// Teardown always runs after the phases, with a deadline.
+	Teardown []Step `koanf:"teardown"`
+
+	// Source is where the scenario was read from (for messages).
+	Source string `koanf:"-"`
+	// Path is the key path prefix used in messages about this scenario.
+	Path string `koanf:"-"`
+}
+
+// Step is one setup or teardown step.
+type Step struct {
+	// SQL is run as one simple-protocol call (several statements allowed).
+	SQL string `koanf:"sql"`
+	// Target overrides the scenario's target for this step.
+	Target string `koanf:"target"`
+	// IgnoreErrors makes a failing step a warning rather than an error.
+	IgnoreErrors bool `koanf:"ignore_errors"`
+}
+
+// Phase is a load phase: actions that run concurrently for a duration.
+type Phase struct {
+	// Name labels the phase in metrics; default "load" (then load2, …).
+	Name string `koanf:"name"`
+	// Load is the load phase body.
+	Load *LoadPhase `koanf:"load"`
+}
+
+// LoadPhase is the body of a load phase.
+type LoadPhase struct {
+	// Duration of the phase, warm-up included.
+	Duration Duration `koanf:"duration"`
+	// Warmup at the start of the phase, excluded from results.
+	Warmup Duration `koanf:"warmup"`
+	// Actions run concurrently for the duration.
+	Actions []Action `koanf:"actions"`
+}
+
+// Action is one measured unit of work and the loop that drives it. Exactly
+// one action kind key (sql, …) carries the kind's own settings.
+type Action struct {
+	// Name identifies the action in metrics and guarantees.
+	Name string `koanf:"name"`
+	// Open runs the action in an open loop at a schedule.
+	Open *OpenLoop `koanf:"open"`
+	// Closed runs the action in a closed loop of workers.
+	Closed *ClosedLoop `koanf:"closed"`
+	// Target overrides the scenario's target.
+	Target string `koanf:"target"`
+	// Report false: measured and exported, but not checked by guarantees.
+	Report *bool `koanf:"report"`
+	// Kinds holds the remaining keys: exactly one action kind.
+	Kinds map[string]any `koanf:",remain"`
+
+	// Kind is the action kind found in Kinds, set by validation.
+	Kind string `koanf:"-"`
+}
+
+// Reported reports whether the action takes part in guarantee checks.
+func (a *Action) Reported() bool { return a.Report == nil || *a.Report }
+
+// OpenLoop is an arrival schedule with a cap on calls in flight.
+type OpenLoop struct {
+	pace.Spec `koanf:",squash"`
+	// MaxInflight caps calls in flight; arrivals beyond it are dropped.
+	// Default: enough for one second of arrivals, at least 1, at most 10000.
+	MaxInflight int `koanf:"max_inflight"`
+	// Seed makes random arrivals repeatable; 0 picks one per run.
+	Seed uint64 `koanf:"seed"`
+}
+
+// ClosedLoop is a number of workers that each wait for their previous call.
+type ClosedLoop struct {
+	// Concurrency is the number of workers; default 1.
+	Concurrency int `koanf:"concurrency"`
+}
+
+// Guarantee bounds one action's iteration results. Zero fields are unset.
+type Guarantee struct {
+	// QPS is the minimum successful calls per second.
+	QPS float64 `koanf:"qps"`
+	// P50, P95, P99, Max and Avg are latency maxima.
+	P50 Duration `koanf:"p50"`
+	P95 Duration `koanf:"p95"`
+	P99 Duration `koanf:"p99"`
+	Max Duration `koanf:"max"`
+	Avg Duration `koanf:"avg"`
+	// Slope is the maximum latency drift over the phase, in seconds of
+	// latency per second of phase (a linear fit).
+	Slope *float64 `koanf:"slope"`
+	// ErrorRatio is the maximum failed/total calls, 0..1.
+	ErrorRatio *float64 `koanf:"error_ratio"`
+}

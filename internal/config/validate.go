@@ -1,0 +1,459 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pbenchd/pbenchd/internal/pace"
+)
+
+// Defaults applied where the user said nothing.
+const (
+	DefaultListenAddress   = ":9731"
+	DefaultPause           = 5 * time.Second
+	DefaultTeardownTimeout = 30 * time.Second
+	DefaultSetupTimeout    = 10 * time.Minute
+	DefaultConnectTimeout  = 5 * time.Second
+	maxInflightCeiling     = 10000
+)
+
+// TargetKinds are the kinds of system under test pbenchd can drive.
+var TargetKinds = []string{"kafka", "postgres"}
+
+// SetupModes are the allowed values of run.setup.
+var SetupModes = []string{"iteration", "once"}
+
+func (c *Config) applyDefaults() {
+	if c.Web.ListenAddress == "" {
+		c.Web.ListenAddress = DefaultListenAddress
+	}
+	if c.Run.Pause.IsZero() && c.Run.Pause.text == "" {
+		c.Run.Pause = Dur(DefaultPause)
+	}
+	if c.Run.Setup == "" {
+		c.Run.Setup = "iteration"
+	}
+	if c.Run.TeardownTimeout.IsZero() {
+		c.Run.TeardownTimeout = Dur(DefaultTeardownTimeout)
+	}
+	if c.Run.SetupTimeout.IsZero() {
+		c.Run.SetupTimeout = Dur(DefaultSetupTimeout)
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "logfmt"
+	}
+	for name, t := range c.Targets {
+		if t.Flavor == "" && t.Kind == "postgres" {
+			t.Flavor = "postgres"
+		}
+		if t.ConnectTimeout.IsZero() {
+			t.ConnectTimeout = Dur(DefaultConnectTimeout)
+		}
+		c.Targets[name] = t
+	}
+}
+
+// Validate checks everything that can be checked without connecting, and
+// returns every problem at once, each naming its key path, the bad value
+// and what is allowed.
+func (c *Config) Validate(kinds KindChecker) error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	}
+	for _, name := range sortedKeys(c.Targets) {
+		t := c.Targets[name]
+		p := "targets." + name
+		if !slices.Contains(TargetKinds, t.Kind) {
+			bad(p+".kind", "%q is not one of %s", t.Kind, strings.Join(TargetKinds, ", "))
+		}
+		if t.Kind == "postgres" && t.DSN != "" {
+			if _, err := pgconn.ParseConfig(t.DSN); err != nil {
+				// pgconn redacts the password in its message.
+				bad(p+".dsn", "cannot be parsed: %v", err)
+			}
+		}
+		if t.PasswordFile != "" {
+			if _, err := os.Stat(t.PasswordFile); err != nil {
+				bad(p+".password_file", "%q cannot be read: %v", t.PasswordFile, errors.Unwrap(err))
+			}
+		}
+	}
+	if !slices.Contains(SetupModes, c.Run.Setup) {
+		bad("run.setup", "%q is not one of %s", c.Run.Setup, strings.Join(SetupModes, ", "))
+	}
+	if c.Run.Iterations < 0 {
+		bad("run.iterations", "%d must not be negative", c.Run.Iterations)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"logfmt", "json"}, c.Log.Format) {
+		bad("log.format", "%q is not one of logfmt, json", c.Log.Format)
+	}
+
+	byName := map[string]*Scenario{}
+	for _, sc := range c.Catalog {
+		if sc.Name != "" {
+			byName[sc.Name] = sc
+		}
+	}
+	for i, n := range c.Run.Scenarios {
+		if byName[n] == nil {
+			bad(fmt.Sprintf("run.scenarios[%d]", i), "%q is not a known scenario (%s)", n, strings.Join(c.names(), ", "))
+		}
+	}
+	for i, n := range c.Run.Exclude {
+		if byName[n] == nil {
+			bad(fmt.Sprintf("run.exclude[%d]", i), "%q is not a known scenario (%s)", n, strings.Join(c.names(), ", "))
+		}
+	}
+	for _, scName := range sortedKeys(c.Run.Rates) {
+		sc := byName[scName]
+		if sc == nil {
+			bad("run.rates."+scName, "%q is not a known scenario", scName)
+			continue
+		}
+		for _, an := range sortedKeys(c.Run.Rates[scName]) {
+			a := sc.Action(an)
+			switch {
+			case a == nil:
+				bad("run.rates."+scName+"."+an, "scenario %q has no action %q (%s)", scName, an, strings.Join(sc.ActionNames(), ", "))
+			case a.Open == nil:
+				bad("run.rates."+scName+"."+an, "action %q runs in a closed loop; only open loops have a rate", an)
+			}
+		}
+	}
+
+	// Only scenarios that will run must have targets that exist; the
+	// catalog may hold scenarios for targets this config does not define.
+	selected := map[string]bool{}
+	for _, sc := range c.Selected() {
+		selected[sc.Name] = true
+	}
+	for _, sc := range c.Catalog {
+		errs = append(errs, sc.validate(c, kinds, selected[sc.Name])...)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) names() []string {
+	var out []string
+	for _, sc := range c.Catalog {
+		out = append(out, sc.Name)
+	}
+	return out
+}
+
+// Selected returns the scenarios the daemon runs, in order.
+func (c *Config) Selected() []*Scenario {
+	var out []*Scenario
+	skip := map[string]bool{}
+	for _, n := range c.Run.Exclude {
+		skip[n] = true
+	}
+	if len(c.Run.Scenarios) == 0 {
+		for _, sc := range c.Catalog {
+			if !skip[sc.Name] {
+				out = append(out, sc)
+			}
+		}
+		return out
+	}
+	for _, n := range c.Run.Scenarios {
+		if sc := c.Scenario(n); sc != nil && !skip[n] {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// Scenario returns the catalog's scenario of that name, or nil.
+func (c *Config) Scenario(name string) *Scenario {
+	for _, sc := range c.Catalog {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+// Action returns the scenario's action of that name, or nil.
+func (sc *Scenario) Action(name string) *Action {
+	for i := range sc.Phases {
+		if l := sc.Phases[i].Load; l != nil {
+			for j := range l.Actions {
+				if l.Actions[j].Name == name {
+					return &l.Actions[j]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ActionNames lists the scenario's actions in order.
+func (sc *Scenario) ActionNames() []string {
+	var out []string
+	for _, p := range sc.Phases {
+		if p.Load != nil {
+			for _, a := range p.Load.Actions {
+				out = append(out, a.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Key returns the key path of a key inside the scenario, for messages.
+func (sc *Scenario) Key(sub string) string { return joinPath(sc.Path, sub) }
+
+// TargetOf returns the target name an action uses.
+func (sc *Scenario) TargetOf(a *Action) string {
+	if a.Target != "" {
+		return a.Target
+	}
+	return sc.Target
+}
+
+// PhaseName returns the label of phase i.
+func (sc *Scenario) PhaseName(i int) string {
+	if n := sc.Phases[i].Name; n != "" {
+		return n
+	}
+	if i == 0 {
+		return "load"
+	}
+	return fmt.Sprintf("load%d", i+1)
+}
+
+func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", sc.Key(key), fmt.Sprintf(format, args...)))
+	}
+	if sc.Name == "" {
+		bad("name", "missing")
+	} else if !validName(sc.Name) {
+		bad("name", "%q must be letters, digits and underscores", sc.Name)
+	}
+	targetNames := strings.Join(sortedKeys(c.Targets), ", ")
+	checkTarget := func(key, name string) (Target, bool) {
+		if name == "" {
+			if selected {
+				bad(key, "missing (targets: %s)", targetNames)
+			}
+			return Target{}, false
+		}
+		t, ok := c.Targets[name]
+		if !ok && selected {
+			bad(key, "%q is not a configured target (%s)", name, targetNames)
+		}
+		return t, ok
+	}
+	checkTarget("target", sc.Target)
+	for i, st := range append(append([]Step{}, sc.Setup...), sc.Teardown...) {
+		key := fmt.Sprintf("setup[%d]", i)
+		if i >= len(sc.Setup) {
+			key = fmt.Sprintf("teardown[%d]", i-len(sc.Setup))
+		}
+		if strings.TrimSpace(st.SQL) == "" {
+			bad(key+".sql", "missing: a step needs SQL to run")
+		}
+		if st.Target != "" {
+			checkTarget(key+".target", st.Target)
+		}
+	}
+	if len(sc.Phases) == 0 {
+		bad("phases", "missing: a scenario needs at least one load phase")
+	}
+	seen := map[string]string{}
+	for i, ph := range sc.Phases {
+		pk := fmt.Sprintf("phases[%d]", i)
+		if ph.Load == nil {
+			bad(pk, "missing load: a phase needs a load body")
+			continue
+		}
+		l := ph.Load
+		if l.Duration.D <= 0 && c.Run.Duration.D <= 0 {
+			bad(pk+".load.duration", "missing: a load phase needs a positive duration like 120s")
+		}
+		if l.Duration.D > 0 && l.Warmup.D >= l.Duration.D {
+			bad(pk+".load.warmup", "%s must be shorter than the duration %s", l.Warmup, l.Duration)
+		}
+		if len(l.Actions) == 0 {
+			bad(pk+".load.actions", "missing: a load phase needs at least one action")
+		}
+		for j := range l.Actions {
+			a := &l.Actions[j]
+			ak := fmt.Sprintf("%s.load.actions[%d]", pk, j)
+			switch {
+			case a.Name == "":
+				bad(ak+".name", "missing")
+			case !validName(a.Name):
+				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
+			case seen[a.Name] != "":
+				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
+			default:
+				seen[a.Name] = ak
+			}
+			switch {
+			case a.Open != nil && a.Closed != nil:
+				bad(ak, "has both open and closed: choose one loop")
+			case a.Open == nil && a.Closed == nil:
+				bad(ak, "missing a loop: add open: {rate: 100/s} or closed: {concurrency: 10}")
+			case a.Open != nil:
+				spec := a.Open.Spec
+				if r, ok := c.Run.Rates[sc.Name][a.Name]; ok {
+					spec.Rate = r
+				}
+				if _, err := pace.New(spec); err != nil {
+					for _, e := range unjoin(err) {
+						// pace names the field relative to the spec.
+						field, msg, ok := strings.Cut(e.Error(), ": ")
+						if !ok {
+							field, msg = "", e.Error()
+						}
+						bad(strings.TrimSuffix(ak+".open."+field, "."), "%s", msg)
+					}
+				}
+				if a.Open.MaxInflight < 0 || a.Open.MaxInflight > maxInflightCeiling {
+					bad(ak+".open.max_inflight", "%d is not between 1 and %d", a.Open.MaxInflight, maxInflightCeiling)
+				}
+			case a.Closed != nil:
+				if a.Closed.Concurrency < 0 || a.Closed.Concurrency > maxInflightCeiling {
+					bad(ak+".closed.concurrency", "%d is not between 1 and %d", a.Closed.Concurrency, maxInflightCeiling)
+				}
+			}
+			tname := a.Target
+			if tname == "" {
+				tname = sc.Target
+			}
+			var t Target
+			if a.Target != "" {
+				t, _ = checkTarget(ak+".target", a.Target)
+			} else {
+				t = c.Targets[tname]
+			}
+			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+		}
+	}
+	for _, an := range sortedKeys(sc.Guarantees) {
+		g := sc.Guarantees[an]
+		gk := "guarantees." + an
+		a := sc.Action(an)
+		if a == nil {
+			bad(gk, "%q is not an action of this scenario (%s)", an, strings.Join(sc.ActionNames(), ", "))
+			continue
+		}
+		if !a.Reported() {
+			bad(gk, "action %q has report: false, so its guarantees would never be checked", an)
+		}
+		if g.QPS < 0 {
+			bad(gk+".qps", "%v must not be negative", g.QPS)
+		}
+		if g.ErrorRatio != nil && (*g.ErrorRatio < 0 || *g.ErrorRatio > 1) {
+			bad(gk+".error_ratio", "%v is not between 0 and 1", *g.ErrorRatio)
+		}
+	}
+	return errs
+}
+
+func (sc *Scenario) checkKind(a *Action, ak string, kinds KindChecker, t Target) []error {
+	var names []string
+	if kinds != nil {
+		names = kinds.Names()
+	}
+	var found []string
+	for k := range a.Kinds {
+		found = append(found, k)
+	}
+	slices.Sort(found)
+	var errs []error
+	var kind string
+	for _, k := range found {
+		if !slices.Contains(names, k) {
+			errs = append(errs, fmt.Errorf("%s: unknown key %q (action kinds: %s; other keys: name, open, closed, target, report)", sc.Key(ak), k, strings.Join(names, ", ")))
+			continue
+		}
+		if kind != "" {
+			errs = append(errs, fmt.Errorf("%s: has two action kinds, %s and %s: an action has exactly one", sc.Key(ak), kind, k))
+			continue
+		}
+		kind = k
+	}
+	if kind == "" {
+		if len(errs) == 0 {
+			errs = append(errs, fmt.Errorf("%s: missing an action kind (one of %s)", sc.Key(ak), strings.Join(names, ", ")))
+		}
+		return errs
+	}
+	a.Kind = kind
+	if err := kinds.Check(kind, a.Kinds[kind], sc.Key(ak+"."+kind), t); err != nil {
+		errs = append(errs, unjoin(err)...)
+	}
+	return errs
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func validName(s string) bool {
+	for i, r := range s {
+		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Uses reports whether a selected scenario uses the target.
+func (c *Config) Uses(target string) bool {
+	for _, sc := range c.Selected() {
+		if sc.Target == target {
+			return true
+		}
+		for _, st := range append(append([]Step{}, sc.Setup...), sc.Teardown...) {
+			if st.Target == target {
+				return true
+			}
+		}
+		for _, p := range sc.Phases {
+			if p.Load != nil {
+				for _, a := range p.Load.Actions {
+					if a.Target == target {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}

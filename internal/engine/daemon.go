@@ -1,0 +1,215 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+)
+
+// ProbeInterval is how often the daemon checks that its targets answer.
+const ProbeInterval = 10 * time.Second
+
+// Daemon loops the selected scenarios until stopped, and swaps in a new
+// configuration between two scenarios when asked to reload.
+type Daemon struct {
+	load func() (*config.Config, error)
+	m    *metrics.Metrics
+	log  *slog.Logger
+
+	mu    sync.RWMutex
+	eng   *Engine
+	ready atomic.Bool
+	last  map[string]*Iteration
+
+	// OnIteration, if set, is called after every iteration.
+	OnIteration func(*Iteration)
+}
+
+// NewDaemon makes a daemon from a loaded configuration; load reads the
+// configuration again on reload.
+func NewDaemon(cfg *config.Config, load func() (*config.Config, error), m *metrics.Metrics, log *slog.Logger) *Daemon {
+	d := &Daemon{load: load, m: m, log: log, eng: New(cfg, m, log), last: map[string]*Iteration{}}
+	m.ReloadOK.Set(1)
+	m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	return d
+}
+
+// Engine returns the engine of the current configuration.
+func (d *Daemon) Engine() *Engine {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.eng
+}
+
+// Ready reports whether the first scenario has started.
+func (d *Daemon) Ready() bool { return d.ready.Load() }
+
+// Reload reads the configuration again and, only if it is valid, makes it
+// the one the next scenario runs with. The running scenario finishes with
+// the configuration it started with.
+func (d *Daemon) Reload() error {
+	cfg, err := d.load()
+	if err != nil {
+		d.m.ReloadOK.Set(0)
+		d.log.Error("config reload failed; keeping the running config", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	d.eng = New(cfg, d.m, d.log)
+	d.mu.Unlock()
+	d.m.ReloadOK.Set(1)
+	d.m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+	d.log.Info("config reloaded", "scenarios", len(cfg.Selected()))
+	return nil
+}
+
+// Run loops the scenarios until ctx is done (or run.iterations passes are
+// over), then tears down what "once" setup left in place. It returns nil on
+// a stop: failures of targets are results, not errors of the daemon.
+func (d *Daemon) Run(ctx context.Context) error {
+	go d.probe(ctx)
+	setUp := map[string]*config.Scenario{}
+	var setUpEng = map[string]*Engine{}
+	defer func() {
+		for name, sc := range setUp {
+			if err := setUpEng[name].Teardown(sc); err != nil {
+				d.log.Warn("teardown failed", "scenario", name, "err", err)
+			}
+		}
+	}()
+	for pass := 1; ctx.Err() == nil; pass++ {
+		eng := d.Engine()
+		cfg := eng.Config()
+		selected := cfg.Selected()
+		if len(selected) == 0 {
+			d.log.Warn("no scenario selected; waiting for a reload")
+			sleep(ctx, cfg.Run.Pause.D+time.Second)
+			continue
+		}
+		for i := 0; i < len(selected) && ctx.Err() == nil; i++ {
+			eng = d.Engine()
+			cfg = eng.Config()
+			sc := cfg.Scenario(selected[i].Name)
+			if sc == nil { // removed by a reload
+				continue
+			}
+			st := Stage{Setup: true, Teardown: true}
+			if cfg.Run.Setup == "once" {
+				_, done := setUp[sc.Name]
+				st = Stage{Setup: !done}
+			}
+			d.ready.Store(true)
+			it := eng.Iterate(ctx, sc, st)
+			if cfg.Run.Setup == "once" && st.Setup && it.SetupDone {
+				setUp[sc.Name], setUpEng[sc.Name] = sc, eng
+			}
+			d.logIteration(it)
+			d.mu.Lock()
+			d.last[it.Scenario] = it
+			d.mu.Unlock()
+			if d.OnIteration != nil {
+				d.OnIteration(it)
+			}
+			sleep(ctx, cfg.Run.Pause.D)
+		}
+		if n := cfg.Run.Iterations; n > 0 && pass >= n {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) logIteration(it *Iteration) {
+	attrs := []any{"scenario", it.Scenario, "result", it.Result, "took", it.End.Sub(it.Start).Round(time.Millisecond)}
+	for _, r := range it.Results {
+		attrs = append(attrs, r.Action, slog.GroupValue(
+			slog.Int64("calls", r.Calls), slog.Float64("qps", round2(r.QPS)),
+			slog.Duration("p99", r.P99), slog.Int64("errors", r.Failed), slog.Int64("dropped", r.Dropped)))
+	}
+	switch {
+	case it.Err != nil && it.Result == Error:
+		d.log.Error("iteration failed", append(attrs, "err", it.Err)...)
+	case it.Result == Fail:
+		var broken []string
+		for _, v := range it.Verdicts {
+			if !v.OK {
+				broken = append(broken, v.Action+": "+v.String())
+			}
+		}
+		d.log.Warn("iteration broke guarantees", append(attrs, "broken", broken)...)
+	default:
+		d.log.Info("iteration finished", attrs...)
+	}
+}
+
+func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
+
+// probe checks every target the selected scenarios use, so that
+// pbenchd_target_up says the truth between scenarios too.
+func (d *Daemon) probe(ctx context.Context) {
+	t := time.NewTicker(ProbeInterval)
+	defer t.Stop()
+	for {
+		eng := d.Engine()
+		for name, tc := range eng.Config().Targets {
+			if tc.Kind != "postgres" || !eng.Config().Uses(name) {
+				continue
+			}
+			if pg, err := eng.Targets().Postgres(name); err == nil {
+				if err := pg.Ping(ctx); err != nil && ctx.Err() == nil {
+					d.log.Debug("target probe failed", "target", name, "err", err)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Once runs every selected scenario one time, setup to teardown, and
+// returns the iterations in order.
+func Once(ctx context.Context, eng *Engine, each func(*Iteration)) []*Iteration {
+	var out []*Iteration
+	for _, sc := range eng.Config().Selected() {
+		if ctx.Err() != nil {
+			break
+		}
+		it := eng.Iterate(ctx, sc, Stage{Setup: true, Teardown: true})
+		if each != nil {
+			each(it)
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+// Results returns the last iteration of every scenario, by name.
+func (d *Daemon) Results() any {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := map[string]IterationJSON{}
+	for n, it := range d.last {
+		out[n] = it.JSON()
+	}
+	return out
+}

@@ -1,0 +1,385 @@
+// Package engine runs scenarios: setup, load phases of open and closed
+// loops, teardown, the exact results of each iteration with their guarantee
+// verdicts, and the daemon loop that repeats it all until stopped.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pbenchd/pbenchd/internal/action"
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/guarantee"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/pace"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+// Iteration results.
+const (
+	Pass  = "pass"
+	Fail  = "fail"
+	Error = "error"
+)
+
+// Engine runs scenarios of one configuration.
+type Engine struct {
+	cfg     *config.Config
+	m       *metrics.Metrics
+	targets *target.Set
+	log     *slog.Logger
+}
+
+// New makes an engine for a validated configuration.
+func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
+	return &Engine{
+		cfg: cfg, m: m, log: log,
+		targets: target.NewSet(cfg.Targets, func(name string) prometheus.Gauge {
+			return m.TargetUp.WithLabelValues(name)
+		}),
+	}
+}
+
+// Config returns the configuration the engine runs.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+// Targets returns the engine's targets.
+func (e *Engine) Targets() *target.Set { return e.targets }
+
+// Iteration is the outcome of one pass of a scenario.
+type Iteration struct {
+	Scenario string
+	Start    time.Time
+	End      time.Time
+	// Result is pass, fail or error.
+	Result string
+	// Err says why the iteration is an error.
+	Err error
+	// Results per action, in the scenario's order.
+	Results []metrics.Result
+	// Verdicts of every guarantee checked.
+	Verdicts []guarantee.Verdict
+	// Reported tells which actions take part in guarantees.
+	Reported map[string]bool
+	// SetupDone tells whether setup ran and succeeded.
+	SetupDone bool
+}
+
+// Stage says which parts of a scenario an iteration runs.
+type Stage struct {
+	Setup, Teardown bool
+}
+
+// Iterate runs one pass of the scenario and exports its results. ctx
+// cancellation (a stop signal) cancels calls in flight; teardown still runs,
+// under its own deadline.
+func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *Iteration {
+	it := &Iteration{Scenario: sc.Name, Start: time.Now(), Reported: map[string]bool{}}
+	log := e.log.With("scenario", sc.Name)
+	var err error
+	if st.Setup {
+		err = e.setup(ctx, sc, log)
+		it.SetupDone = err == nil
+	}
+	if err == nil {
+		err = e.phases(ctx, sc, it, log)
+	}
+	if st.Teardown {
+		if terr := e.Teardown(sc); terr != nil {
+			log.Warn("teardown failed", "err", terr)
+		}
+	}
+	it.End = time.Now()
+	switch {
+	case ctx.Err() != nil:
+		it.Result, it.Err = Error, ctx.Err()
+		return it // a stopped iteration is neither exported nor counted
+	case err != nil:
+		it.Result, it.Err = Error, err
+	default:
+		it.Result = e.judge(sc, it)
+	}
+	e.export(sc, it)
+	return it
+}
+
+func (e *Engine) setup(ctx context.Context, sc *config.Scenario, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.Run.SetupTimeout.D)
+	defer cancel()
+	for i, st := range sc.Setup {
+		if err := e.step(ctx, sc, st); err != nil {
+			if st.IgnoreErrors {
+				log.Warn("setup step failed (ignored)", "step", i, "err", err)
+				continue
+			}
+			return fmt.Errorf("setup[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Teardown runs the scenario's teardown steps under the teardown deadline,
+// even when the caller's context is done. Every step runs; the errors are
+// joined.
+func (e *Engine) Teardown(sc *config.Scenario) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Run.TeardownTimeout.D)
+	defer cancel()
+	var errs []error
+	for i, st := range sc.Teardown {
+		if err := e.step(ctx, sc, st); err != nil && !st.IgnoreErrors {
+			errs = append(errs, fmt.Errorf("teardown[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) error {
+	name := st.Target
+	if name == "" {
+		name = sc.Target
+	}
+	pg, err := e.targets.Postgres(name)
+	if err != nil {
+		return err
+	}
+	c, err := pg.Connect(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", name, err)
+	}
+	defer c.Close(context.Background())
+	// The simple protocol runs several statements in one string.
+	_, err = c.PgConn().Exec(ctx, st.SQL).ReadAll()
+	return err
+}
+
+// phases runs the load phases in order.
+func (e *Engine) phases(ctx context.Context, sc *config.Scenario, it *Iteration, log *slog.Logger) error {
+	for i := range sc.Phases {
+		ph := sc.Phases[i]
+		if ph.Load == nil {
+			continue
+		}
+		name := sc.PhaseName(i)
+		results, err := e.loadPhase(ctx, sc, name, ph.Load, log)
+		if err != nil {
+			return fmt.Errorf("phase %s: %w", name, err)
+		}
+		it.Results = append(it.Results, results...)
+		for _, a := range ph.Load.Actions {
+			it.Reported[a.Name] = a.Reported()
+		}
+	}
+	return nil
+}
+
+// prepared is an action ready to run: its runner, loop and recorder.
+type prepared struct {
+	a      *config.Action
+	run    action.Runner
+	pacer  pace.Pacer
+	cap    int
+	seed   uint64
+	rec    *metrics.Recorder
+	worker int
+}
+
+func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string, l *config.LoadPhase, log *slog.Logger) ([]metrics.Result, error) {
+	d := l.Duration.D
+	if e.cfg.Run.Duration.D > 0 {
+		d = e.cfg.Run.Duration.D
+	}
+	warmup := l.Warmup.D
+	if e.cfg.Run.Warmup != nil {
+		warmup = e.cfg.Run.Warmup.D
+	}
+	if warmup >= d {
+		warmup = 0
+	}
+	var ps []*prepared
+	defer func() {
+		for _, p := range ps {
+			p.run.Close()
+		}
+	}()
+	for i := range l.Actions {
+		a := &l.Actions[i]
+		p := &prepared{a: a}
+		env := action.Env{Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Log: log}
+		if a.Open != nil {
+			spec := a.Open.Spec
+			if r, ok := e.cfg.Run.Rates[sc.Name][a.Name]; ok {
+				spec.Rate = r
+			}
+			pc, err := pace.New(spec)
+			if err != nil {
+				return nil, fmt.Errorf("action %s: %w", a.Name, err)
+			}
+			p.pacer = pc
+			p.cap = a.Open.MaxInflight
+			if p.cap == 0 {
+				p.cap = defaultCap(pc)
+			}
+			p.seed = a.Open.Seed
+			if p.seed == 0 {
+				p.seed = rand.Uint64()
+			}
+			env.Open, env.Slots = true, p.cap
+			e.m.InflightMax.WithLabelValues(sc.Name, a.Name).Set(float64(p.cap))
+		} else {
+			p.worker = max(a.Closed.Concurrency, 1)
+			env.Slots = p.worker
+		}
+		kind, ok := action.Kinds.Lookup(a.Kind)
+		if !ok {
+			return nil, fmt.Errorf("action %s: unknown kind %q", a.Name, a.Kind)
+		}
+		run, err := kind.Build(ctx, a.Kinds[a.Kind], env)
+		if err != nil {
+			return nil, fmt.Errorf("action %s: %w", a.Name, err)
+		}
+		p.run = run
+		ps = append(ps, p)
+	}
+
+	active := e.m.PhaseActive.WithLabelValues(sc.Name, name)
+	active.Set(1)
+	defer active.Set(0)
+	start := time.Now()
+	log.Info("phase started", "phase", name, "duration", d, "warmup", warmup, "actions", len(ps))
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p.pacer != nil {
+				rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
+				openLoop(ctx, start, d, p.pacer, rng, p.cap, p.run, p.rec)
+			} else {
+				closedLoop(ctx, start, d, p.worker, p.run, p.rec)
+			}
+		}()
+	}
+	wg.Wait()
+	end := start.Add(d)
+	out := make([]metrics.Result, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.rec.Result(end))
+	}
+	return out, nil
+}
+
+// defaultCap allows one second of arrivals at the schedule's starting
+// rate in flight, between 16 and 10000.
+func defaultCap(p pace.Pacer) int {
+	return min(max(int(p.Mean(0)), 16), 10000)
+}
+
+// judge decides pass or fail from the guarantees. An action that made calls
+// but had not one succeed makes the iteration an error: its numbers
+// describe a broken target, not performance.
+func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
+	result := Pass
+	for _, r := range it.Results {
+		if !it.Reported[r.Action] {
+			continue
+		}
+		if r.OK == 0 && r.Failed > 0 {
+			it.Err = fmt.Errorf("action %s: all %d calls failed", r.Action, r.Failed)
+			return Error
+		}
+		g, ok := sc.Guarantees[r.Action]
+		if !ok {
+			continue
+		}
+		for _, v := range guarantee.Check(g, r) {
+			it.Verdicts = append(it.Verdicts, v)
+			if !v.OK {
+				result = Fail
+			}
+		}
+	}
+	return result
+}
+
+// export publishes an iteration's results and verdicts as gauges.
+func (e *Engine) export(sc *config.Scenario, it *Iteration) {
+	m := e.m
+	m.Iterations.WithLabelValues(sc.Name, it.Result).Inc()
+	m.LastIteration.WithLabelValues(sc.Name).Set(float64(it.End.UnixNano()) / 1e9)
+	m.IterationDuration.WithLabelValues(sc.Name).Set(it.End.Sub(it.Start).Seconds())
+	for _, r := range it.Results {
+		m.ResultQPS.WithLabelValues(sc.Name, r.Action).Set(r.QPS)
+		for _, s := range metrics.Stats {
+			m.ResultLatency.WithLabelValues(sc.Name, r.Action, s).Set(r.Stat(s).Seconds())
+		}
+		m.ResultSlope.WithLabelValues(sc.Name, r.Action).Set(r.Slope)
+		m.ResultErrorRatio.WithLabelValues(sc.Name, r.Action).Set(r.ErrorRatio)
+		m.ResultCalls.WithLabelValues(sc.Name, r.Action).Set(float64(r.Calls))
+		m.ResultDropped.WithLabelValues(sc.Name, r.Action).Set(float64(r.Dropped))
+	}
+	for an, g := range sc.Guarantees {
+		guarantee.Export(m, sc.Name, an, g)
+	}
+	for _, v := range it.Verdicts {
+		ok := 0.0
+		if v.OK {
+			ok = 1
+		}
+		m.GuaranteeOK.WithLabelValues(sc.Name, v.Action, v.Stat).Set(ok)
+	}
+}
+
+// IterationJSON is an iteration as the HTTP API shows it.
+type IterationJSON struct {
+	Scenario string              `json:"scenario"`
+	Start    time.Time           `json:"start"`
+	End      time.Time           `json:"end"`
+	Result   string              `json:"result"`
+	Error    string              `json:"error,omitempty"`
+	Actions  []ActionJSON        `json:"actions"`
+	Verdicts []guarantee.Verdict `json:"verdicts"`
+}
+
+// ActionJSON is one action's result, durations in seconds.
+type ActionJSON struct {
+	Action       string           `json:"action"`
+	Reported     bool             `json:"reported"`
+	Calls        int64            `json:"calls"`
+	Failed       int64            `json:"failed"`
+	Dropped      int64            `json:"dropped"`
+	Retries      int64            `json:"retries"`
+	QPS          float64          `json:"qps"`
+	P50          float64          `json:"p50"`
+	P95          float64          `json:"p95"`
+	P99          float64          `json:"p99"`
+	Max          float64          `json:"max"`
+	Avg          float64          `json:"avg"`
+	Slope        float64          `json:"slope"`
+	ErrorRatio   float64          `json:"error_ratio"`
+	ErrorClasses map[string]int64 `json:"error_classes,omitempty"`
+}
+
+// JSON returns the API view of the iteration.
+func (it *Iteration) JSON() IterationJSON {
+	out := IterationJSON{Scenario: it.Scenario, Start: it.Start, End: it.End, Result: it.Result, Verdicts: it.Verdicts}
+	if it.Err != nil {
+		out.Error = it.Err.Error()
+	}
+	for _, r := range it.Results {
+		out.Actions = append(out.Actions, ActionJSON{
+			Action: r.Action, Reported: it.Reported[r.Action], Calls: r.Calls, Failed: r.Failed,
+			Dropped: r.Dropped, Retries: r.Retries, QPS: r.QPS,
+			P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
+			Slope: r.Slope, ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
+		})
+	}
+	return out
+}

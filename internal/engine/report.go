@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/pace"
+)
+
+// Summary writes an iteration as a table: one row per action with its
+// calls, QPS, latency statistics, errors, drops and guarantee verdicts.
+func Summary(w io.Writer, it *Iteration) {
+	fmt.Fprintf(w, "\nscenario %s: %s (%s)\n", it.Scenario, strings.ToUpper(it.Result), it.End.Sub(it.Start).Round(time.Millisecond))
+	if it.Err != nil {
+		fmt.Fprintf(w, "  error: %v\n", it.Err)
+	}
+	if len(it.Results) == 0 {
+		return
+	}
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"action", "calls", "qps", "p50", "p95", "p99", "max", "errors", "dropped", "guarantees"})
+	for _, r := range it.Results {
+		var vs []string
+		for _, v := range it.Verdicts {
+			if v.Action == r.Action {
+				vs = append(vs, v.String())
+			}
+		}
+		if !it.Reported[r.Action] {
+			vs = append(vs, "(not reported)")
+		}
+		errs := fmt.Sprint(r.Failed)
+		if len(r.ErrorClasses) > 0 {
+			var cs []string
+			for c, n := range r.ErrorClasses {
+				cs = append(cs, fmt.Sprintf("%s=%d", c, n))
+			}
+			sort.Strings(cs)
+			errs += " (" + strings.Join(cs, " ") + ")"
+		}
+		t.AppendRow(table.Row{r.Action, r.Calls, fmt.Sprintf("%.1f", r.QPS),
+			fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max),
+			errs, r.Dropped, strings.Join(vs, "\n")})
+	}
+	t.Render()
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "-"
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// Describe writes what a scenario would do, for `pbenchd check`.
+func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
+	fmt.Fprintf(w, "scenario %s (target %s, from %s)\n", sc.Name, sc.Target, sc.Source)
+	if sc.Description != "" {
+		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(sc.Description))
+	}
+	if n := len(sc.Setup); n > 0 {
+		fmt.Fprintf(w, "  setup: %d step(s), teardown: %d step(s)\n", n, len(sc.Teardown))
+	}
+	for i, ph := range sc.Phases {
+		if ph.Load == nil {
+			continue
+		}
+		d := ph.Load.Duration
+		if cfg.Run.Duration.D > 0 {
+			d = cfg.Run.Duration
+		}
+		fmt.Fprintf(w, "  phase %s: %s", sc.PhaseName(i), d)
+		if ph.Load.Warmup.D > 0 {
+			fmt.Fprintf(w, " (warm-up %s)", ph.Load.Warmup)
+		}
+		fmt.Fprintln(w)
+		for _, a := range ph.Load.Actions {
+			fmt.Fprintf(w, "    %-24s %-5s %s", a.Name, a.Kind, loopText(cfg, sc, &a))
+			if !a.Reported() {
+				fmt.Fprint(w, "  (not reported)")
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if len(sc.Guarantees) > 0 {
+		fmt.Fprintf(w, "  guarantees: %s\n", GuaranteeText(sc))
+	}
+}
+
+// GuaranteeText lists a scenario's guarantees compactly.
+func GuaranteeText(sc *config.Scenario) string {
+	var parts []string
+	for _, an := range sc.ActionNames() {
+		g, ok := sc.Guarantees[an]
+		if !ok {
+			continue
+		}
+		var p []string
+		if g.QPS > 0 {
+			p = append(p, fmt.Sprintf("qps≥%g", g.QPS))
+		}
+		for _, s := range []struct {
+			n string
+			d config.Duration
+		}{{"p50", g.P50}, {"p95", g.P95}, {"p99", g.P99}, {"max", g.Max}, {"avg", g.Avg}} {
+			if s.d.D > 0 {
+				p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
+			}
+		}
+		if g.Slope != nil {
+			p = append(p, fmt.Sprintf("slope≤%g", *g.Slope))
+		}
+		if g.ErrorRatio != nil {
+			p = append(p, fmt.Sprintf("errors≤%g", *g.ErrorRatio))
+		}
+		parts = append(parts, an+" "+strings.Join(p, " "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action) string {
+	if a.Open != nil {
+		spec := a.Open.Spec
+		if r, ok := cfg.Run.Rates[sc.Name][a.Name]; ok {
+			spec.Rate = r
+		}
+		shape := "?"
+		if p, err := pace.New(spec); err == nil {
+			shape = p.String()
+		}
+		cap := "auto"
+		if a.Open.MaxInflight > 0 {
+			cap = fmt.Sprint(a.Open.MaxInflight)
+		}
+		return fmt.Sprintf("open loop, %s, max in flight %s", shape, cap)
+	}
+	return fmt.Sprintf("closed loop, %d worker(s)", max(a.Closed.Concurrency, 1))
+}
+
+// List writes the catalog: name, what it measures, target kind, duration
+// of its load phases, and guarantees.
+func List(w io.Writer, cfg *config.Config) {
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"scenario", "measures", "target", "duration", "guarantees"})
+	for _, sc := range cfg.Catalog {
+		kind := "?"
+		if tc, ok := cfg.Targets[sc.Target]; ok {
+			kind = tc.Kind
+		}
+		var d time.Duration
+		for _, ph := range sc.Phases {
+			if ph.Load != nil {
+				d += ph.Load.Duration.D
+			}
+		}
+		desc := strings.TrimSpace(sc.Description)
+		if i := strings.IndexAny(desc, ".\n"); i > 0 {
+			desc = desc[:i]
+		}
+		t.AppendRow(table.Row{sc.Name, desc, sc.Target + " (" + kind + ")", d, strings.ReplaceAll(GuaranteeText(sc), "; ", "\n")})
+	}
+	t.Render()
+}

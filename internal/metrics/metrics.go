@@ -1,0 +1,153 @@
+// Package metrics owns pbenchd's Prometheus collectors (the metric contract
+// of DESIGN.md) and the exact per-iteration results that live histograms
+// cannot give: HDR quantiles, error ratios and the latency slope.
+package metrics
+
+import (
+	"runtime"
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Namespace prefixes every pbenchd metric.
+const Namespace = "pbenchd"
+
+// LatencyBuckets are the classic buckets of the latency histograms: 50µs to
+// about 82s, each 1.5× the last, fine enough for sub-millisecond reads and
+// for multi-second refreshes alike (37 buckets).
+var LatencyBuckets = prometheus.ExponentialBuckets(50e-6, 1.5, 37)
+
+// Stats are the latency statistics exported per iteration, in order.
+var Stats = []string{"p50", "p95", "p99", "max", "avg"}
+
+// Metrics holds every collector pbenchd exports.
+type Metrics struct {
+	Latency *prometheus.HistogramVec // scenario, action, outcome
+	Service *prometheus.HistogramVec // scenario, action
+	Lag     *prometheus.HistogramVec // scenario, action
+
+	Calls    *prometheus.CounterVec // scenario, action, outcome
+	Errors   *prometheus.CounterVec // scenario, action, class
+	Retries  *prometheus.CounterVec // scenario, action, reason
+	Dropped  *prometheus.CounterVec // scenario, action
+	Inflight *prometheus.GaugeVec   // scenario, action
+	// InflightMax is the cap on calls in flight of an open loop.
+	InflightMax *prometheus.GaugeVec // scenario, action
+
+	ResultQPS        *prometheus.GaugeVec // scenario, action
+	ResultLatency    *prometheus.GaugeVec // scenario, action, stat
+	ResultSlope      *prometheus.GaugeVec // scenario, action
+	ResultErrorRatio *prometheus.GaugeVec // scenario, action
+	ResultCalls      *prometheus.GaugeVec // scenario, action
+	ResultDropped    *prometheus.GaugeVec // scenario, action
+
+	GuaranteeQPSMin        *prometheus.GaugeVec // scenario, action
+	GuaranteeLatencyMax    *prometheus.GaugeVec // scenario, action, stat
+	GuaranteeSlopeMax      *prometheus.GaugeVec // scenario, action
+	GuaranteeErrorRatioMax *prometheus.GaugeVec // scenario, action
+	GuaranteeOK            *prometheus.GaugeVec // scenario, action, stat
+
+	Iterations        *prometheus.CounterVec // scenario, result
+	LastIteration     *prometheus.GaugeVec   // scenario
+	IterationDuration *prometheus.GaugeVec   // scenario
+	PhaseActive       *prometheus.GaugeVec   // scenario, phase
+	TargetUp          *prometheus.GaugeVec   // target
+
+	FreshnessLag *prometheus.HistogramVec // scenario, view
+	ViewMismatch *prometheus.CounterVec   // scenario, view
+	LoaderRows   *prometheus.CounterVec   // scenario, table
+
+	ReloadOK   prometheus.Gauge
+	ReloadTime prometheus.Gauge
+	BuildInfo  *prometheus.GaugeVec // version, revision, goversion
+}
+
+// New builds the collectors and registers them, with the Go runtime and
+// process collectors, on reg (never the global registry).
+func New(reg prometheus.Registerer) *Metrics {
+	sa := []string{"scenario", "action"}
+	hist := func(name, help string, labels []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: name, Help: help,
+			Buckets:                         LatencyBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: 0,
+		}, labels)
+	}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		Latency: hist("action_latency_seconds", "Response time of each call, from its intended start (the schedule's time in open loops) to its end.", []string{"scenario", "action", "outcome"}),
+		Service: hist("action_service_seconds", "Service time of each call, from its actual start to its end.", sa),
+		Lag:     hist("schedule_lag_seconds", "How late open-loop calls started: actual start minus intended start.", sa),
+
+		Calls:       counter("action_calls_total", "Calls finished, by outcome.", "scenario", "action", "outcome"),
+		Errors:      counter("action_errors_total", "Failed calls by error class (SQLSTATE class, timeout, connect, …).", "scenario", "action", "class"),
+		Retries:     counter("action_retries_total", "Retries of calls, by reason (deadlock, serialization).", "scenario", "action", "reason"),
+		Dropped:     counter("action_dropped_total", "Open-loop arrivals not run because the cap on calls in flight was reached.", sa...),
+		Inflight:    gauge("action_inflight", "Calls in flight.", sa...),
+		InflightMax: gauge("action_inflight_max", "The cap on calls in flight of an open loop.", sa...),
+
+		ResultQPS:        gauge("result_qps", "Successful calls per second in the last finished iteration.", sa...),
+		ResultLatency:    gauge("result_latency_seconds", "Exact latency statistic of successful calls in the last finished iteration.", "scenario", "action", "stat"),
+		ResultSlope:      gauge("result_latency_slope", "Latency drift over the last finished iteration's load phase, seconds per second (linear fit).", sa...),
+		ResultErrorRatio: gauge("result_error_ratio", "Failed calls over all calls in the last finished iteration.", sa...),
+		ResultCalls:      gauge("result_calls", "Calls finished in the last finished iteration.", sa...),
+		ResultDropped:    gauge("result_dropped", "Arrivals dropped in the last finished iteration.", sa...),
+
+		GuaranteeQPSMin:        gauge("guarantee_qps_min", "Configured minimum QPS.", sa...),
+		GuaranteeLatencyMax:    gauge("guarantee_latency_seconds_max", "Configured maximum of a latency statistic.", "scenario", "action", "stat"),
+		GuaranteeSlopeMax:      gauge("guarantee_latency_slope_max", "Configured maximum latency slope, seconds per second.", sa...),
+		GuaranteeErrorRatioMax: gauge("guarantee_error_ratio_max", "Configured maximum error ratio.", sa...),
+		GuaranteeOK:            gauge("guarantee_ok", "1 if the last finished iteration met the guarantee, else 0.", "scenario", "action", "stat"),
+
+		Iterations:        counter("iterations_total", "Finished scenario iterations by result (pass, fail, error).", "scenario", "result"),
+		LastIteration:     gauge("last_iteration_timestamp_seconds", "When the last iteration of the scenario finished.", "scenario"),
+		IterationDuration: gauge("iteration_duration_seconds", "Wall time of the last iteration of the scenario.", "scenario"),
+		PhaseActive:       gauge("phase_active", "1 while the phase runs.", "scenario", "phase"),
+		TargetUp:          gauge("target_up", "1 if the target answered its last probe or call, else 0.", "target"),
+
+		FreshnessLag: hist("freshness_lag_seconds", "Time from a write until a view reflects it.", []string{"scenario", "view"}),
+		ViewMismatch: counter("view_mismatch_total", "Iterations whose view contents differed from the direct query.", "scenario", "view"),
+		LoaderRows:   counter("loader_rows_total", "Rows written by the data loader.", "scenario", "table"),
+
+		ReloadOK:   prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_successful", Help: "1 if the last configuration reload succeeded."}),
+		ReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully."}),
+		BuildInfo:  gauge("build_info", "Always 1; labels describe the build.", "version", "revision", "goversion"),
+	}
+	reg.MustRegister(
+		m.Latency, m.Service, m.Lag,
+		m.Calls, m.Errors, m.Retries, m.Dropped, m.Inflight, m.InflightMax,
+		m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio, m.ResultCalls, m.ResultDropped,
+		m.GuaranteeQPSMin, m.GuaranteeLatencyMax, m.GuaranteeSlopeMax, m.GuaranteeErrorRatioMax, m.GuaranteeOK,
+		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TargetUp,
+		m.FreshnessLag, m.ViewMismatch, m.LoaderRows,
+		m.ReloadOK, m.ReloadTime, m.BuildInfo,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.BuildInfo.WithLabelValues(Version, Revision(), runtime.Version()).Set(1)
+	return m
+}
+
+// Version is set at build time with -ldflags "-X …/metrics.Version=v1.2.3".
+var Version = "dev"
+
+// Revision returns the VCS revision the binary was built from, if known.
+func Revision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,196 @@
+// Package target owns connections to the systems under test: resolving a
+// target's settings into a connection config (never logging its secrets),
+// opening connections and pools, and telling whether the target is up.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+)
+
+// Postgres is a PostgreSQL-wire target.
+type Postgres struct {
+	// Name is the target's name in the config.
+	Name string
+	// Flavor is the engine behind the protocol (postgres, materialize…).
+	Flavor string
+
+	cfg     *pgx.ConnConfig
+	timeout time.Duration
+	up      prometheus.Gauge
+}
+
+// NewPostgres resolves a target's connection settings. An empty DSN uses
+// the libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD)
+// and then libpq's defaults. up, if not nil, is set to 1 or 0 as calls
+// succeed or fail to reach the target.
+func NewPostgres(name string, t config.Target, up prometheus.Gauge) (*Postgres, error) {
+	cfg, err := pgx.ParseConfig(t.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: dsn: %w", name, err)
+	}
+	if t.PasswordFile != "" {
+		b, err := os.ReadFile(t.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: password_file: %w", name, err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	timeout := t.ConnectTimeout.D
+	if timeout <= 0 {
+		timeout = config.DefaultConnectTimeout
+	}
+	cfg.ConnectTimeout = timeout
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "pbenchd"
+	}
+	return &Postgres{Name: name, Flavor: t.Flavor, cfg: cfg, timeout: timeout, up: up}, nil
+}
+
+// Describe returns host, port, database and user, for logs: never the
+// password.
+func (p *Postgres) Describe() string {
+	return fmt.Sprintf("host=%s port=%d dbname=%s user=%s", p.cfg.Host, p.cfg.Port, p.cfg.Database, p.cfg.User)
+}
+
+// Connect opens one connection and runs the setup statements on it.
+func (p *Postgres) Connect(ctx context.Context, setup []string) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
+	if err != nil {
+		p.Observe(err)
+		return nil, err
+	}
+	for _, s := range setup {
+		if _, err := c.Exec(ctx, s); err != nil {
+			c.Close(context.Background())
+			return nil, fmt.Errorf("connection setup %q: %w", s, err)
+		}
+	}
+	p.Observe(nil)
+	return c, nil
+}
+
+// Pool opens a pool of at most size connections, each of which runs the
+// setup statements once when it is made (outside any measurement).
+func (p *Postgres) Pool(ctx context.Context, size int, setup []string) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	pc.ConnConfig = p.cfg.Copy()
+	pc.MaxConns = int32(max(size, 1))
+	pc.MinConns = 0
+	pc.HealthCheckPeriod = 5 * time.Second
+	if len(setup) > 0 {
+		pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			for _, s := range setup {
+				if _, err := c.Exec(ctx, s); err != nil {
+					return fmt.Errorf("connection setup %q: %w", s, err)
+				}
+			}
+			return nil
+		}
+	}
+	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// Ping opens a connection, runs an empty query and closes it, bounded by
+// the connect timeout; it updates the up gauge.
+func (p *Postgres) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	c, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
+	if err != nil {
+		p.Observe(err)
+		return err
+	}
+	defer c.Close(context.Background())
+	err = c.Ping(ctx)
+	p.Observe(err)
+	return err
+}
+
+// Observe updates the up gauge from the outcome of a call: success means
+// up; a failure to connect or a lost connection means down; any other
+// error (a failed statement) says the server answered, so up.
+func (p *Postgres) Observe(err error) {
+	if p.up == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		p.up.Set(1)
+	case IsConnectionError(err):
+		p.up.Set(0)
+	}
+}
+
+// IsConnectionError reports whether err means the server could not be
+// reached or the connection broke (as opposed to a statement failing).
+func IsConnectionError(err error) bool {
+	switch Classify(err) {
+	case "connect", "connection_lost", "sqlstate_class_08", "sqlstate_57P01", "sqlstate_57P03":
+		return true
+	}
+	return false
+}
+
+// Set is every target of a config, opened lazily.
+type Set struct {
+	mu      sync.Mutex
+	cfg     map[string]config.Target
+	pg      map[string]*Postgres
+	upGauge func(name string) prometheus.Gauge
+}
+
+// NewSet makes the targets of cfg available by name; upGauge returns the
+// gauge to keep a target's state in (nil for none).
+func NewSet(targets map[string]config.Target, upGauge func(name string) prometheus.Gauge) *Set {
+	return &Set{cfg: targets, pg: map[string]*Postgres{}, upGauge: upGauge}
+}
+
+// ErrUnknownTarget is returned for a target name the config lacks.
+var ErrUnknownTarget = errors.New("unknown target")
+
+// Postgres returns the PostgreSQL-wire target of that name.
+func (s *Set) Postgres(name string) (*Postgres, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.pg[name]; ok {
+		return p, nil
+	}
+	t, ok := s.cfg[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownTarget, name)
+	}
+	if t.Kind != "postgres" {
+		return nil, fmt.Errorf("target %q is of kind %s, not postgres", name, t.Kind)
+	}
+	var up prometheus.Gauge
+	if s.upGauge != nil {
+		up = s.upGauge(name)
+	}
+	p, err := NewPostgres(name, t, up)
+	if err != nil {
+		return nil, err
+	}
+	s.pg[name] = p
+	return p, nil
+}
+
+// Config returns the settings of a target.
+func (s *Set) Config(name string) (config.Target, bool) {
+	t, ok := s.cfg[name]
+	return t, ok
+}
