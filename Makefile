@@ -1,0 +1,35 @@
+GO       ?= go
+BIN      ?= bin/pbenchd
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/pbenchd/pbenchd/internal/metrics.Version=$(VERSION)
+TESTFLAGS ?= -count=1 -timeout 40m
+
+.PHONY: build run test test-deps lint bench clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pbenchd
+
+# The daemon on the built-in default config, against the local PostgreSQL.
+run: build
+	scripts/deps.sh postgres
+	$(BIN) run
+
+# Installs and starts what the tests need, then runs every test.
+test: test-deps
+	$(GO) test $(TESTFLAGS) ./...
+
+test-deps:
+	scripts/deps.sh all
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cp go.mod /tmp/pbenchd.go.mod.bak; cp go.sum /tmp/pbenchd.go.sum.bak
+	$(GO) mod tidy
+	@if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum:"; git diff -- go.mod go.sum; exit 1; fi
+
+bench: build
+	bench/pgbench_compare.sh
+
+clean:
+	rm -rf bin

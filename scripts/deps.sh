@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs and starts what pbenchd's tests and `make run` need on a Debian
+# machine: a running PostgreSQL (with pgbench), Prometheus (for promtool and
+# the end-to-end dashboard test), kcat and systemd-analyze. Safe to run again:
+# it only does what is missing. Usage: scripts/deps.sh [postgres|all]
+set -euo pipefail
+
+want=${1:-all}
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_updated=""
+install() {
+  if [ -z "$apt_updated" ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# PostgreSQL: installed and running, reachable on 127.0.0.1:5432.
+if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+  echo "deps: installing PostgreSQL" >&2
+  install postgresql postgresql-contrib
+fi
+if ! command -v pgbench >/dev/null 2>&1; then
+  install postgresql-contrib
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+  echo "deps: starting PostgreSQL $ver" >&2
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+fi
+pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "deps: PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
+# The tests use database "test" as user postgres; create it if missing.
+if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep -q 1; then
+  $SUDO -u postgres psql -qc "CREATE DATABASE test" >/dev/null 2>&1 || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test" >/dev/null
+fi
+
+[ "$want" = postgres ] && exit 0
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  install "${missing[@]}"
+fi
