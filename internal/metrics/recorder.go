@@ -45,6 +45,8 @@ type Recorder struct {
 	start     time.Time // phase start: x = 0 of the slope fit
 	measureAt time.Time // end of warm-up
 
+	tap func(Outcome)
+
 	mu      sync.Mutex
 	hdr     *hdrhistogram.Histogram
 	ok      int64
@@ -81,8 +83,16 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 // Inflight is the gauge of calls in flight of this action.
 func (r *Recorder) Inflight() prometheus.Gauge { return r.inflight }
 
+// Tap makes the recorder pass every outcome to f as well, before it is
+// recorded (for exports of raw samples and for tests). Call it before the
+// first Record.
+func (r *Recorder) Tap(f func(Outcome)) { r.tap = f }
+
 // Record records one finished call.
 func (r *Recorder) Record(o Outcome) {
+	if r.tap != nil {
+		r.tap(o)
+	}
 	latency := o.End.Sub(o.Intended)
 	service := o.End.Sub(o.Start)
 	if o.ErrClass == "" {
@@ -208,11 +218,15 @@ func (r *Recorder) Result(end time.Time) Result {
 	return res
 }
 
-// quantile gives the value at the percentile, as the midpoint of the HDR
+// quantile gives the value at the percentile by the nearest-rank
+// definition (the ⌈p·n⌉-th smallest sample), as the midpoint of the HDR
 // bucket that holds it (so within half a bucket, 0.05%, of the sample),
 // never beyond the exact extremes.
 func (r *Recorder) quantile(p float64) time.Duration {
-	v := r.hdr.ValueAtPercentile(p)
+	n := r.hdr.TotalCount()
+	k := math.Ceil(p / 100 * float64(n))
+	// HDR ranks by rounding p·n; ask for the percentile that rounds to k.
+	v := r.hdr.ValueAtPercentile((k - 0.25) / float64(n) * 100)
 	// The smallest value equivalent to v, by bisection (the library does
 	// not export it): equivalence ranges are contiguous.
 	lo, hi := v/2, v

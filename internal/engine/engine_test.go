@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/pbenchd/pbenchd/internal/action"
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/pace"
+	"github.com/pbenchd/pbenchd/internal/pgtest"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func testTargets(dsn string) *target.Set {
+	return target.NewSet(map[string]config.Target{"pg": {Kind: "postgres", DSN: dsn, ConnectTimeout: config.Dur(2 * time.Second)}}, nil)
+}
+
+// buildSQL builds a runner of the real sql kind against the test server.
+func buildSQL(t *testing.T, raw map[string]any, open bool, slots int) action.Runner {
+	t.Helper()
+	kind, ok := action.Kinds.Lookup("sql")
+	if !ok {
+		t.Fatal("sql kind not registered")
+	}
+	if err := kind.Check(raw, "sql", config.Target{Kind: "postgres"}); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	r, err := kind.Build(context.Background(), raw, action.Env{
+		Scenario: "test", Action: "a", Target: "pg", Targets: testTargets(pgtest.DSN()),
+		Slots: slots, Open: open, Log: quiet,
+	})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+type samples struct {
+	mu  sync.Mutex
+	out []metrics.Outcome
+}
+
+func (s *samples) add(o metrics.Outcome) {
+	s.mu.Lock()
+	s.out = append(s.out, o)
+	s.mu.Unlock()
+}
+
+// TestCoordinatedOmission runs an open loop at 100/s over one connection
+// while another session holds a lock on the table for one second. Latency
+// is measured from the schedule, so every arrival the stall delayed shows
+// it: an arrival due at time a within the stall [L, L+1s) waits until L+1s,
+// so about 100·(1−x) arrivals have a latency above x seconds, and the
+// largest is about 1 s. The service-time view (from the actual start, after
+// the connection came free) shows what the server did: one slow call.
+func TestCoordinatedOmission(t *testing.T) {
+	c := pgtest.Connect(t)
+	tbl := pgtest.Name("pbenchd_co")
+	pgtest.Exec(t, c, "CREATE TABLE "+tbl+" (k int)")
+	pgtest.Exec(t, c, "INSERT INTO "+tbl+" VALUES (1)")
+	t.Cleanup(func() { pgtest.Exec(t, pgtest.Connect(t), "DROP TABLE IF EXISTS "+tbl) })
+
+	run := buildSQL(t, map[string]any{"query": "SELECT k FROM " + tbl, "conn": "reuse", "connections": 1}, true, 500)
+	m := metrics.New(prometheus.NewRegistry())
+	start := time.Now().Add(50 * time.Millisecond)
+	rec := m.NewRecorder("test", "a", start, 0)
+	var s samples
+	rec.Tap(s.add)
+	p, err := pace.New(pace.Spec{Rate: pace.PerSecond(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	lockStart := start.Add(1 * time.Second)
+	locked := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		time.Sleep(time.Until(lockStart))
+		tx, err := c.Begin(ctx)
+		if err == nil {
+			_, err = tx.Exec(ctx, "LOCK TABLE "+tbl+" IN ACCESS EXCLUSIVE MODE")
+			time.Sleep(time.Until(lockStart.Add(time.Second)))
+			_ = tx.Commit(ctx)
+		}
+		locked <- err
+	}()
+	openLoop(context.Background(), start, 3*time.Second, p, nil, 500, run, rec)
+	if err := <-locked; err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+
+	if len(s.out) != 300 {
+		t.Fatalf("calls = %d, want exactly 300 (3 s at 100/s, none dropped)", len(s.out))
+	}
+	var over100ms, over500ms, serviceOver100ms int
+	var maxLat time.Duration
+	for _, o := range s.out {
+		if o.ErrClass != "" {
+			t.Fatalf("call failed: %s", o.ErrClass)
+		}
+		lat := o.End.Sub(o.Intended)
+		maxLat = max(maxLat, lat)
+		if lat > 100*time.Millisecond {
+			over100ms++
+		}
+		if lat > 500*time.Millisecond {
+			over500ms++
+		}
+		if o.End.Sub(o.Start) > 100*time.Millisecond {
+			serviceOver100ms++
+		}
+	}
+	// Expected: 100·(1−0.1) = 90 and 100·(1−0.5) = 50; ±10 for the time
+	// the lock takes to be granted and released.
+	if over100ms < 80 || over100ms > 100 {
+		t.Errorf("arrivals with latency > 100ms = %d, want 90±10", over100ms)
+	}
+	if over500ms < 40 || over500ms > 60 {
+		t.Errorf("arrivals with latency > 500ms = %d, want 50±10", over500ms)
+	}
+	if maxLat < 900*time.Millisecond || maxLat > 1300*time.Millisecond {
+		t.Errorf("max latency = %v, want ≈ 1s", maxLat)
+	}
+	if serviceOver100ms < 1 || serviceOver100ms > 2 {
+		t.Errorf("calls with service time > 100ms = %d, want 1 (the call the server blocked)", serviceOver100ms)
+	}
+	res := rec.Result(start.Add(3 * time.Second))
+	if res.P99 < 900*time.Millisecond {
+		t.Errorf("iteration p99 = %v: the stall is missing from the results", res.P99)
+	}
+}
+
+// TestExactQuantiles checks that an iteration's statistics equal those of
+// the raw samples: quantiles within 0.1%, max and mean exact.
+func TestExactQuantiles(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry())
+	start := time.Unix(1_700_000_000, 0)
+	rec := m.NewRecorder("test", "a", start, 0)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var lats []time.Duration
+	var sum float64
+	for i := range 200_000 {
+		// Log-normal around 1ms with a long tail, as real latencies are.
+		lat := time.Duration(math.Exp(rng.NormFloat64()*1.2) * float64(time.Millisecond))
+		lat = max(lat, time.Microsecond)
+		lats = append(lats, lat)
+		sum += lat.Seconds()
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		rec.Record(metrics.Outcome{Intended: at, Start: at, End: at.Add(lat)})
+	}
+	res := rec.Result(start.Add(200 * time.Second))
+	slices.Sort(lats)
+	rank := func(p float64) time.Duration { // nearest rank, as HDR counts
+		return lats[int(math.Ceil(p/100*float64(len(lats))))-1]
+	}
+	for _, c := range []struct {
+		name string
+		got  time.Duration
+		p    float64
+	}{{"p50", res.P50, 50}, {"p95", res.P95, 95}, {"p99", res.P99, 99}} {
+		want := rank(c.p)
+		if rel := math.Abs(float64(c.got-want)) / float64(want); rel > 0.001 {
+			t.Errorf("%s = %v, raw samples give %v (off by %.3f%%)", c.name, c.got, want, rel*100)
+		}
+	}
+	if res.Max != lats[len(lats)-1] {
+		t.Errorf("max = %v, want %v exactly", res.Max, lats[len(lats)-1])
+	}
+	if want := time.Duration(sum / float64(len(lats)) * 1e9); absDur(res.Avg-want) > time.Nanosecond {
+		t.Errorf("avg = %v, want %v", res.Avg, want)
+	}
+	if res.QPS != 1000 {
+		t.Errorf("qps = %v, want 1000 (200000 calls in 200 s)", res.QPS)
+	}
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// TestSlope: latencies on an exact line give its slope back, and warm-up
+// calls and failures stay out of the results.
+func TestSlopeWarmupAndErrors(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry())
+	start := time.Unix(1_700_000_000, 0)
+	rec := m.NewRecorder("s", "a", start, 10*time.Second)
+	for i := range 1000 {
+		at := start.Add(time.Duration(i) * 100 * time.Millisecond) // 0 … 99.9 s
+		lat := time.Duration((0.002 + 0.0005*at.Sub(start).Seconds()) * 1e9)
+		if i < 100 {
+			lat = time.Hour // in the warm-up: must not count
+		}
+		rec.Record(metrics.Outcome{Intended: at, Start: at, End: at.Add(lat)})
+	}
+	for i := range 10 {
+		at := start.Add(20*time.Second + time.Duration(i)*time.Second)
+		rec.Record(metrics.Outcome{Intended: at, Start: at, End: at.Add(time.Millisecond), ErrClass: "sqlstate_57014"})
+	}
+	rec.Drop(start.Add(50 * time.Second))
+	rec.Drop(start.Add(5 * time.Second)) // warm-up: not counted
+	res := rec.Result(start.Add(100 * time.Second))
+	if math.Abs(res.Slope-0.0005) > 1e-9 {
+		t.Errorf("slope = %v, want 0.0005", res.Slope)
+	}
+	if res.OK != 900 || res.Failed != 10 || res.Dropped != 1 {
+		t.Errorf("ok/failed/dropped = %d/%d/%d, want 900/10/1", res.OK, res.Failed, res.Dropped)
+	}
+	if want := 900.0 / 90; res.QPS != want {
+		t.Errorf("qps = %v, want %v", res.QPS, want)
+	}
+	if want := 11.0 / 911; math.Abs(res.ErrorRatio-want) > 1e-12 {
+		t.Errorf("error ratio = %v, want %v", res.ErrorRatio, want)
+	}
+	if res.ErrorClasses["sqlstate_57014"] != 10 {
+		t.Errorf("error classes = %v", res.ErrorClasses)
+	}
+	if res.Max > time.Second {
+		t.Errorf("max = %v: a warm-up call leaked into the results", res.Max)
+	}
+	// Prometheus saw every call, warm-up included.
+	if got := testutil.ToFloat64(m.Calls.WithLabelValues("s", "a", "ok")); got != 1000 {
+		t.Errorf("calls_total{ok} = %v, want 1000", got)
+	}
+	if got := testutil.ToFloat64(m.Errors.WithLabelValues("s", "a", "sqlstate_57014")); got != 10 {
+		t.Errorf("errors_total = %v, want 10", got)
+	}
+	if got := testutil.ToFloat64(m.Dropped.WithLabelValues("s", "a")); got != 2 {
+		t.Errorf("dropped_total = %v, want 2", got)
+	}
+}
+
+// slowRunner stands in for nothing but time: it sleeps and counts how many
+// calls run at once, to check the open loop's own bound.
+type countingRunner struct {
+	action.Runner
+	now, peak atomic.Int64
+}
+
+func (c *countingRunner) Call(ctx context.Context) action.Result {
+	n := c.now.Add(1)
+	for {
+		p := c.peak.Load()
+		if n <= p || c.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	defer c.now.Add(-1)
+	return c.Runner.Call(ctx)
+}
+
+// TestOpenLoopBounded offers 200/s of 200ms queries with at most 10 in
+// flight: the server can take 50/s, so most arrivals are dropped, counted,
+// and never run; in flight never exceeds the cap; every arrival is either
+// run or dropped.
+func TestOpenLoopBounded(t *testing.T) {
+	run := &countingRunner{Runner: buildSQL(t, map[string]any{"query": "SELECT pg_sleep(0.2)", "conn": "pooled"}, true, 10)}
+	m := metrics.New(prometheus.NewRegistry())
+	start := time.Now()
+	rec := m.NewRecorder("test", "a", start, 0)
+	var s samples
+	rec.Tap(s.add)
+	p, _ := pace.New(pace.Spec{Rate: pace.PerSecond(200)})
+	openLoop(context.Background(), start, 2*time.Second, p, nil, 10, run, rec)
+	res := rec.Result(start.Add(2 * time.Second))
+	if got := res.Calls + res.Dropped; got != 400 {
+		t.Errorf("calls + dropped = %d, want exactly 400 arrivals", got)
+	}
+	if peak := run.peak.Load(); peak > 10 {
+		t.Errorf("peak in flight = %d, cap is 10", peak)
+	}
+	// 10 slots × 2 s / 0.2 s = 100 calls at most (plus the last round).
+	if res.Calls < 80 || res.Calls > 110 {
+		t.Errorf("calls = %d, want about 100", res.Calls)
+	}
+	if res.ErrorRatio < 0.7 {
+		t.Errorf("error ratio = %v: dropped arrivals must count against the action", res.ErrorRatio)
+	}
+	if g := testutil.ToFloat64(m.Inflight.WithLabelValues("test", "a")); g != 0 {
+		t.Errorf("inflight gauge = %v after the loop, want 0", g)
+	}
+}
+
+// TestExactnessAgainstPostgres: a real closed loop's p99 equals the p99 of
+// its raw samples within 0.1%.
+func TestExactnessAgainstPostgres(t *testing.T) {
+	run := buildSQL(t, map[string]any{"query": "SELECT 1", "conn": "reuse"}, false, 4)
+	m := metrics.New(prometheus.NewRegistry())
+	start := time.Now()
+	rec := m.NewRecorder("test", "a", start, 0)
+	var s samples
+	rec.Tap(s.add)
+	closedLoop(context.Background(), start, time.Second, 4, run, rec)
+	res := rec.Result(start.Add(time.Second))
+	if len(s.out) < 100 || int64(len(s.out)) != res.Calls {
+		t.Fatalf("samples = %d, result calls = %d", len(s.out), res.Calls)
+	}
+	lats := make([]time.Duration, 0, len(s.out))
+	for _, o := range s.out {
+		lats = append(lats, o.End.Sub(o.Intended))
+	}
+	slices.Sort(lats)
+	want := lats[int(math.Ceil(0.99*float64(len(lats))))-1]
+	if rel := math.Abs(float64(res.P99-want)) / float64(want); rel > 0.001 {
+		t.Errorf("p99 = %v, raw samples give %v", res.P99, want)
+	}
+}
+
+// TestTargetDown: a scenario against a port where nothing listens is an
+// error iteration with connect errors counted, and the target is down; no
+// crash, no leak.
+func TestTargetDown(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	cfg := &config.Config{
+		Targets: map[string]config.Target{"pg": {Kind: "postgres", DSN: "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1", ConnectTimeout: config.Dur(time.Second)}},
+		Run:     config.Run{SetupTimeout: config.Dur(5 * time.Second), TeardownTimeout: config.Dur(5 * time.Second)},
+	}
+	rate, _ := pace.ParseRate("20/s")
+	sc := &config.Scenario{
+		Name: "down", Target: "pg",
+		Phases: []config.Phase{{Load: &config.LoadPhase{Duration: config.Dur(time.Second), Actions: []config.Action{
+			{Name: "closed", Closed: &config.ClosedLoop{Concurrency: 2}, Kind: "sql", Kinds: map[string]any{"sql": "SELECT 1"}},
+			{Name: "open", Open: &config.OpenLoop{Spec: pace.Spec{Rate: rate}, MaxInflight: 5}, Kind: "sql", Kinds: map[string]any{"sql": map[string]any{"query": "SELECT 1", "conn": "pooled"}}},
+		}}}},
+	}
+	e := New(cfg, m, quiet)
+	it := e.Iterate(context.Background(), sc, Stage{Setup: true, Teardown: true})
+	if it.Result != Error {
+		t.Fatalf("result = %s, want error", it.Result)
+	}
+	if got := testutil.ToFloat64(m.TargetUp.WithLabelValues("pg")); got != 0 {
+		t.Errorf("target_up = %v, want 0", got)
+	}
+	if got := testutil.ToFloat64(m.Errors.WithLabelValues("down", "closed", "connect")); got < 1 {
+		t.Errorf("connect errors of the closed loop = %v, want ≥ 1", got)
+	}
+	if got := testutil.ToFloat64(m.Errors.WithLabelValues("down", "open", "connect")); got < 1 {
+		t.Errorf("connect errors of the open loop = %v, want ≥ 1", got)
+	}
+	if got := testutil.ToFloat64(m.Iterations.WithLabelValues("down", "error")); got != 1 {
+		t.Errorf("iterations_total{error} = %v, want 1", got)
+	}
+}
