@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.String("pause", "", "pause between two scenarios")
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
+	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pbenchd %s [flags]\n\nFlags:\n%s", cmd, fs.FlagUsages())
 	}
@@ -92,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "pbenchd %s: %v (see pbenchd %s --help)\n", cmd, err, cmd)
 		return exitUsage
 	}
 	if fs.NArg() > 0 {
@@ -99,14 +101,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	set := map[string]any{}
-	for _, r := range *rates {
-		key, val, ok := strings.Cut(r, "=")
-		scen, act, ok2 := strings.Cut(key, ".")
-		if !ok || !ok2 || scen == "" || act == "" {
-			fmt.Fprintf(stderr, "pbenchd: --rate %q is not scenario.action=RATE (like read.select_1=100/s)\n", r)
-			return exitUsage
+	for _, o := range []struct {
+		flag, key, example string
+		vals               []string
+	}{
+		{"rate", "run.rates.", "read.select_1=100/s", *rates},
+		{"set", "vars.", "cqrs.rows=1000", *sets},
+	} {
+		for _, r := range o.vals {
+			key, val, ok := strings.Cut(r, "=")
+			scen, name, ok2 := strings.Cut(key, ".")
+			if !ok || !ok2 || scen == "" || name == "" || strings.Contains(name, ".") {
+				fmt.Fprintf(stderr, "pbenchd: --%s %q is not scenario.name=VALUE (like %s)\n", o.flag, r, o.example)
+				return exitUsage
+			}
+			set[o.key+scen+"."+name] = val
 		}
-		set["run.rates."+scen+"."+act] = val
 	}
 	opts := config.Options{
 		Files:   *files,

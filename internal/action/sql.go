@@ -29,6 +29,10 @@ type SQLSpec struct {
 	Exec string `koanf:"exec"`
 	// Transaction is a list of statements run as one transaction per call.
 	Transaction []string `koanf:"transaction"`
+	// Statements is a list of statements run one after another per call,
+	// each in its own implicit transaction (for statements that refuse a
+	// transaction block, such as ALTER SYSTEM).
+	Statements []string `koanf:"statements"`
 	// Args generate the positional arguments ($1, $2…) of each call; a
 	// statement receives as many as its highest $n.
 	Args []ArgSpec `koanf:"args"`
@@ -89,17 +93,22 @@ func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, key, fmt.Sprintf(format, args...)))
 	}
 	n := 0
-	for _, set := range []bool{s.Query != "", s.Exec != "", len(s.Transaction) > 0} {
+	for _, set := range []bool{s.Query != "", s.Exec != "", len(s.Transaction) > 0, len(s.Statements) > 0} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		errs = append(errs, fmt.Errorf("%s: needs exactly one of query, exec, transaction (found %d)", path, n))
+		errs = append(errs, fmt.Errorf("%s: needs exactly one of query, exec, transaction, statements (found %d)", path, n))
 	}
 	for i, st := range s.Transaction {
 		if strings.TrimSpace(st) == "" {
 			bad(fmt.Sprintf("transaction[%d]", i), "empty statement")
+		}
+	}
+	for i, st := range s.Statements {
+		if strings.TrimSpace(st) == "" {
+			bad(fmt.Sprintf("statements[%d]", i), "empty statement")
 		}
 	}
 	if s.Conn == "" {
@@ -147,6 +156,8 @@ func (s *SQLSpec) statements() []string {
 		return []string{s.Query}
 	case s.Exec != "":
 		return []string{s.Exec}
+	case len(s.Statements) > 0:
+		return s.Statements
 	}
 	return s.Transaction
 }
@@ -344,6 +355,13 @@ func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
 	case s.Exec != "":
 		_, err := c.Exec(ctx, s.Exec, r.argv(0, args)...)
 		return err
+	case len(s.Statements) > 0:
+		for i, st := range s.Statements {
+			if _, err := c.Exec(ctx, st, r.argv(i, args)...); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	tx, err := c.Begin(ctx)
 	if err != nil {

@@ -141,7 +141,7 @@ func Load(o Options) (*Config, error) {
 			if err != nil {
 				return nil, fmt.Errorf("embedded scenario %s: %w", e, err)
 			}
-			sc, err := decodeScenario(b, "builtin:"+e, path.Base(e))
+			sc, err := decodeScenario(b, "builtin:"+e, path.Base(e), cfg)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -172,7 +172,7 @@ func Load(o Options) (*Config, error) {
 					errs = append(errs, fmt.Errorf("scenario_files: %w", err))
 					continue
 				}
-				sc, err := decodeScenario(b, m, m)
+				sc, err := decodeScenario(b, m, m, cfg)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -181,11 +181,21 @@ func Load(o Options) (*Config, error) {
 			}
 		}
 	}
-	for i := range cfg.Scenarios {
-		sc := &cfg.Scenarios[i]
-		sc.Source = "config"
-		sc.Path = fmt.Sprintf("scenarios[%d]", i)
-		cfg.Catalog = append(cfg.Catalog, sc)
+	if inline, ok := ko.Get("scenarios").([]any); ok {
+		for i, r := range inline {
+			p := fmt.Sprintf("scenarios[%d]", i)
+			m, ok := r.(map[string]any)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: %s is not a mapping", p, show(r)))
+				continue
+			}
+			sc, err := expandAndDecode(m, "config", p, cfg)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			cfg.Catalog = append(cfg.Catalog, sc)
+		}
 	}
 	// A scenario defined again (in a user file or inline) replaces the
 	// earlier definition of the same name, so a user can override a
@@ -229,17 +239,29 @@ func dedupe(in []*Scenario) []*Scenario {
 	return out
 }
 
-func decodeScenario(b []byte, source, prefix string) (*Scenario, error) {
+func decodeScenario(b []byte, source, prefix string, cfg *Config) (*Scenario, error) {
 	ko := koanf.New(".")
 	if err := ko.Load(bytesProvider(b), yaml.Parser()); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
+	return expandAndDecode(ko.Raw(), source, prefix, cfg)
+}
+
+// expandAndDecode resolves a scenario's variables and flavours, then
+// decodes it.
+func expandAndDecode(raw map[string]any, source, prefix string, cfg *Config) (*Scenario, error) {
+	name, _ := raw["name"].(string)
+	raw, gaps, errs := expandScenario(raw, prefix, cfg.Targets, cfg.Vars[name])
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	sc := &Scenario{}
-	if err := decode(ko, prefix, sc); err != nil {
+	if err := Decode(raw, prefix, sc); err != nil {
 		return nil, err
 	}
 	sc.Source = source
 	sc.Path = prefix
+	sc.FlavorGaps = gaps
 	return sc, nil
 }
 

@@ -20,7 +20,10 @@ type Config struct {
 	// resolved against the directory of the config file that named them.
 	ScenarioFiles []string `koanf:"scenario_files"`
 	// Scenarios written inline in a config file, in addition to files.
-	Scenarios []Scenario `koanf:"scenarios"`
+	// Decoded into Catalog (after variables and flavours are resolved).
+	Scenarios []any `koanf:"scenarios"`
+	// Vars overrides scenario variables: scenario → variable → value.
+	Vars map[string]map[string]any `koanf:"vars"`
 
 	// Catalog is every scenario known (built-in, files, inline) in load
 	// order; filled by Load, not decoded.
@@ -104,17 +107,26 @@ type Scenario struct {
 	Guarantees map[string]Guarantee `koanf:"guarantees"`
 	// Teardown always runs after the phases, with a deadline.
 	Teardown []Step `koanf:"teardown"`
+	// Vars are the scenario's variables, referenced as {{ .name }}, with
+	// overrides applied.
+	Vars map[string]any `koanf:"vars"`
 
 	// Source is where the scenario was read from (for messages).
 	Source string `koanf:"-"`
 	// Path is the key path prefix used in messages about this scenario.
 	Path string `koanf:"-"`
+	// FlavorGaps lists by_flavor choices with nothing for the target's
+	// flavour: the scenario cannot run there.
+	FlavorGaps []string `koanf:"-"`
 }
 
 // Step is one setup or teardown step.
 type Step struct {
-	// SQL is run as one simple-protocol call (several statements allowed).
-	SQL string `koanf:"sql"`
+	// SQL is a string run as one simple-protocol call (several statements
+	// allowed, run as one implicit transaction), or a list of such strings
+	// run one after another (for statements that refuse a transaction
+	// block, such as ALTER SYSTEM).
+	SQL []string `koanf:"sql"`
 	// Target overrides the scenario's target for this step.
 	Target string `koanf:"target"`
 	// IgnoreErrors makes a failing step a warning rather than an error.

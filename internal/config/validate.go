@@ -117,6 +117,16 @@ func (c *Config) Validate(kinds KindChecker) error {
 			bad(fmt.Sprintf("run.exclude[%d]", i), "%q is not a known scenario (%s)", n, strings.Join(c.names(), ", "))
 		}
 	}
+	for _, scName := range sortedKeys(c.Vars) {
+		if byName[scName] == nil {
+			bad("vars."+scName, "%q is not a known scenario", scName)
+		}
+	}
+	for _, name := range sortedKeys(c.Targets) {
+		if f := c.Targets[name].Flavor; f != "" && !slices.Contains(Flavors, f) {
+			bad("targets."+name+".flavor", "%q is not one of %s", f, strings.Join(Flavors, ", "))
+		}
+	}
 	for _, scName := range sortedKeys(c.Run.Rates) {
 		sc := byName[scName]
 		if sc == nil {
@@ -261,12 +271,17 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		return t, ok
 	}
 	checkTarget("target", sc.Target)
+	if selected {
+		for _, g := range sc.FlavorGaps {
+			errs = append(errs, errors.New(g))
+		}
+	}
 	for i, st := range append(append([]Step{}, sc.Setup...), sc.Teardown...) {
 		key := fmt.Sprintf("setup[%d]", i)
 		if i >= len(sc.Setup) {
 			key = fmt.Sprintf("teardown[%d]", i-len(sc.Setup))
 		}
-		if strings.TrimSpace(st.SQL) == "" {
+		if strings.TrimSpace(strings.Join(st.SQL, "")) == "" {
 			bad(key+".sql", "missing: a step needs SQL to run")
 		}
 		if st.Target != "" {

@@ -155,8 +155,12 @@ func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) 
 	}
 	defer c.Close(context.Background())
 	// The simple protocol runs several statements in one string.
-	_, err = c.PgConn().Exec(ctx, st.SQL).ReadAll()
-	return err
+	for _, q := range st.SQL {
+		if _, err := c.PgConn().Exec(ctx, q).ReadAll(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // phases runs the load phases in order.
