@@ -45,6 +45,55 @@ type Target struct {
 	Flavor string `koanf:"flavor"`
 	// ConnectTimeout bounds each connection attempt; default 5s.
 	ConnectTimeout Duration `koanf:"connect_timeout"`
+
+	// Brokers are a kafka target's seed brokers (host:port). Empty: an
+	// embedded in-process Kafka-protocol cluster is started, so Kafka
+	// scenarios run with no broker installed.
+	Brokers []string `koanf:"brokers"`
+	// ClientID is the Kafka client id; default "pbenchd".
+	ClientID string `koanf:"client_id"`
+	// TLS enables TLS to the brokers.
+	TLS *TLS `koanf:"tls"`
+	// SASL authenticates to the brokers.
+	SASL *SASL `koanf:"sasl"`
+	// Producer tunes produce requests.
+	Producer Producer `koanf:"producer"`
+}
+
+// TLS configures a TLS client.
+type TLS struct {
+	// CAFile verifies the server; empty means the system roots.
+	CAFile string `koanf:"ca_file"`
+	// CertFile and KeyFile present a client certificate.
+	CertFile string `koanf:"cert_file"`
+	KeyFile  string `koanf:"key_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `koanf:"server_name"`
+	// InsecureSkipVerify disables verification (test setups only).
+	InsecureSkipVerify bool `koanf:"insecure_skip_verify"`
+}
+
+// SASL configures SASL authentication to Kafka.
+type SASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `koanf:"mechanism"`
+	Username  string `koanf:"username"`
+	// Password, or PasswordFile holding it; never logged or exported.
+	Password     string `koanf:"password"`
+	PasswordFile string `koanf:"password_file"`
+}
+
+// Producer holds the produce settings that matter for latency.
+type Producer struct {
+	// Acks is all (default), leader or none.
+	Acks string `koanf:"acks"`
+	// Linger is how long to wait to fill a batch; default 0 (send at once).
+	Linger Duration `koanf:"linger"`
+	// Compression is none (default), gzip, snappy, lz4 or zstd.
+	Compression string `koanf:"compression"`
+	// Idempotent enables the idempotent producer; default true (requires
+	// acks all).
+	Idempotent *bool `koanf:"idempotent"`
 }
 
 // Run controls the daemon loop.
@@ -120,8 +169,13 @@ type Scenario struct {
 	FlavorGaps []string `koanf:"-"`
 }
 
-// Step is one setup or teardown step.
+// Step is one setup or teardown step: SQL, a Kafka topic, or a data load.
 type Step struct {
+	// Topic creates a Kafka topic on a kafka target (setup), deleted again
+	// at teardown if setup created it.
+	Topic *Topic `koanf:"topic"`
+	// Load bulk-loads generated data (see internal/loader).
+	Load map[string]any `koanf:"load"`
 	// SQL is a string run as one simple-protocol call (several statements
 	// allowed, run as one implicit transaction), or a list of such strings
 	// run one after another (for statements that refuse a transaction
@@ -131,6 +185,17 @@ type Step struct {
 	Target string `koanf:"target"`
 	// IgnoreErrors makes a failing step a warning rather than an error.
 	IgnoreErrors bool `koanf:"ignore_errors"`
+}
+
+// Topic is a Kafka topic a setup step makes sure exists.
+type Topic struct {
+	Name string `koanf:"name"`
+	// Partitions defaults to 1.
+	Partitions int `koanf:"partitions"`
+	// Replication defaults to 1.
+	Replication int `koanf:"replication"`
+	// Configs are topic configs such as cleanup.policy.
+	Configs map[string]string `koanf:"configs"`
 }
 
 // Phase is a load phase: actions that run concurrently for a duration.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -75,6 +76,9 @@ func (c *Config) Validate(kinds KindChecker) error {
 		p := "targets." + name
 		if !slices.Contains(TargetKinds, t.Kind) {
 			bad(p+".kind", "%q is not one of %s", t.Kind, strings.Join(TargetKinds, ", "))
+		}
+		if t.Kind == "kafka" {
+			errs = append(errs, t.validateKafka(p)...)
 		}
 		if t.Kind == "postgres" && t.DSN != "" {
 			if _, err := pgconn.ParseConfig(t.DSN); err != nil {
@@ -281,8 +285,27 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		if i >= len(sc.Setup) {
 			key = fmt.Sprintf("teardown[%d]", i-len(sc.Setup))
 		}
-		if strings.TrimSpace(strings.Join(st.SQL, "")) == "" {
-			bad(key+".sql", "missing: a step needs SQL to run")
+		n := 0
+		if len(st.SQL) > 0 {
+			n++
+			if strings.TrimSpace(strings.Join(st.SQL, "")) == "" {
+				bad(key+".sql", "empty: a step needs SQL to run")
+			}
+		}
+		if st.Topic != nil {
+			n++
+			if st.Topic.Name == "" {
+				bad(key+".topic.name", "missing")
+			}
+			if st.Topic.Partitions < 0 || st.Topic.Replication < 0 {
+				bad(key+".topic", "partitions and replication must not be negative")
+			}
+		}
+		if st.Load != nil {
+			n++
+		}
+		if n != 1 {
+			bad(key, "needs exactly one of sql, topic, load (found %d)", n)
 		}
 		if st.Target != "" {
 			checkTarget(key+".target", st.Target)
@@ -471,4 +494,46 @@ func (c *Config) Uses(target string) bool {
 		}
 	}
 	return false
+}
+
+var (
+	saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+	acksValues     = []string{"all", "leader", "none"}
+	compressions   = []string{"gzip", "lz4", "none", "snappy", "zstd"}
+)
+
+func (t Target) validateKafka(p string) []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s.%s: %s", p, key, fmt.Sprintf(format, args...)))
+	}
+	for i, b := range t.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			bad(fmt.Sprintf("brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	if t.DSN != "" {
+		bad("dsn", "a kafka target takes brokers, not a dsn")
+	}
+	if s := t.SASL; s != nil {
+		if !slices.Contains(saslMechanisms, s.Mechanism) {
+			bad("sasl.mechanism", "%q is not one of %s", s.Mechanism, strings.Join(saslMechanisms, ", "))
+		}
+		if s.Username == "" {
+			bad("sasl.username", "missing")
+		}
+		if s.Password != "" && s.PasswordFile != "" {
+			bad("sasl", "set password or password_file, not both")
+		}
+	}
+	if a := t.Producer.Acks; a != "" && !slices.Contains(acksValues, a) {
+		bad("producer.acks", "%q is not one of %s", a, strings.Join(acksValues, ", "))
+	}
+	if c := t.Producer.Compression; c != "" && !slices.Contains(compressions, c) {
+		bad("producer.compression", "%q is not one of %s", c, strings.Join(compressions, ", "))
+	}
+	if t.Producer.Idempotent != nil && *t.Producer.Idempotent && t.Producer.Acks != "" && t.Producer.Acks != "all" {
+		bad("producer.idempotent", "an idempotent producer needs acks: all (acks is %q)", t.Producer.Acks)
+	}
+	return errs
 }

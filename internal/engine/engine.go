@@ -145,6 +145,12 @@ func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) 
 	if name == "" {
 		name = sc.Target
 	}
+	switch {
+	case st.Topic != nil:
+		return e.topicStep(ctx, sc, name, st.Topic)
+	case st.Load != nil:
+		return e.loadStep(ctx, sc, name, st.Load)
+	}
 	pg, err := e.targets.Postgres(name)
 	if err != nil {
 		return err
