@@ -210,9 +210,17 @@ func Load(o Options) (*Config, error) {
 	return cfg, nil
 }
 
+// envRoots are the top-level keys the environment may set. Other
+// PBENCHD_ variables (PBENCHD_ARGS for the systemd unit, PBENCHD_TEST_DSN
+// for tests) belong to other tools and are left alone.
+var envRoots = map[string]bool{"targets": true, "run": true, "web": true, "log": true, "vars": true, "scenario_files": true}
+
 // envKey maps PBENCHD_RUN__PAUSE to run.pause.
 func envKey(k, v string) (string, any) {
 	key := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(k, EnvPrefix), "__", "."))
+	if root, _, _ := strings.Cut(key, "."); !envRoots[root] {
+		return "", nil
+	}
 	if listKeys[key] {
 		var out []string
 		for _, s := range strings.Split(v, ",") {

@@ -198,12 +198,29 @@ type Topic struct {
 	Configs map[string]string `koanf:"configs"`
 }
 
-// Phase is a load phase: actions that run concurrently for a duration.
+// Phase is a load phase (actions that run concurrently for a duration) or
+// a sweep (one closed-loop action at a list of concurrencies).
 type Phase struct {
 	// Name labels the phase in metrics; default "load" (then load2, …).
 	Name string `koanf:"name"`
 	// Load is the load phase body.
 	Load *LoadPhase `koanf:"load"`
+	// Sweep is the sweep phase body.
+	Sweep *SweepPhase `koanf:"sweep"`
+}
+
+// SweepPhase runs one action in a closed loop at each concurrency in turn,
+// for a fixed time each, and records throughput and latency per step: the
+// curve of throughput against connections.
+type SweepPhase struct {
+	// Concurrency lists the worker counts, in order (e.g. 1, 2, 4, 8, 16).
+	Concurrency []int `koanf:"concurrency"`
+	// Step is how long each concurrency runs, warm-up included.
+	Step Duration `koanf:"step"`
+	// Warmup at the start of each step, excluded from its result.
+	Warmup Duration `koanf:"warmup"`
+	// Action is the action swept; it takes no open or closed loop.
+	Action Action `koanf:"action"`
 }
 
 // LoadPhase is the body of a load phase.

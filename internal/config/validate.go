@@ -239,15 +239,20 @@ func (sc *Scenario) TargetOf(a *Action) string {
 	return sc.Target
 }
 
-// PhaseName returns the label of phase i.
+// PhaseName returns the label of phase i: its name, or "load" / "sweep"
+// followed by its position when there are several.
 func (sc *Scenario) PhaseName(i int) string {
 	if n := sc.Phases[i].Name; n != "" {
 		return n
 	}
-	if i == 0 {
-		return "load"
+	kind := "load"
+	if sc.Phases[i].Sweep != nil {
+		kind = "sweep"
 	}
-	return fmt.Sprintf("load%d", i+1)
+	if i == 0 {
+		return kind
+	}
+	return fmt.Sprintf("%s%d", kind, i+1)
 }
 
 func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []error {
@@ -317,8 +322,47 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 	seen := map[string]string{}
 	for i, ph := range sc.Phases {
 		pk := fmt.Sprintf("phases[%d]", i)
+		if ph.Sweep != nil {
+			if ph.Load != nil {
+				bad(pk, "has both load and sweep: a phase is one or the other")
+			}
+			sw := ph.Sweep
+			if len(sw.Concurrency) == 0 {
+				bad(pk+".sweep.concurrency", "missing: a list of worker counts like [1, 2, 4, 8]")
+			}
+			for j, n := range sw.Concurrency {
+				if n < 1 || n > maxInflightCeiling {
+					bad(fmt.Sprintf("%s.sweep.concurrency[%d]", pk, j), "%d is not between 1 and %d", n, maxInflightCeiling)
+				}
+			}
+			if sw.Step.D <= 0 && c.Run.Duration.D <= 0 {
+				bad(pk+".sweep.step", "missing: a sweep needs a positive step duration like 30s")
+			}
+			if sw.Step.D > 0 && sw.Warmup.D >= sw.Step.D {
+				bad(pk+".sweep.warmup", "%s must be shorter than the step %s", sw.Warmup, sw.Step)
+			}
+			a := &sw.Action
+			ak := pk + ".sweep.action"
+			switch {
+			case a.Name == "":
+				bad(ak+".name", "missing")
+			case seen[a.Name] != "":
+				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
+			default:
+				seen[a.Name] = ak
+			}
+			if a.Open != nil || a.Closed != nil {
+				bad(ak, "a swept action takes no open or closed loop: the sweep sets its concurrency")
+			}
+			t := c.Targets[sc.TargetOf(a)]
+			if a.Target != "" {
+				t, _ = checkTarget(ak+".target", a.Target)
+			}
+			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+			continue
+		}
 		if ph.Load == nil {
-			bad(pk, "missing load: a phase needs a load body")
+			bad(pk, "missing load or sweep: a phase needs a body")
 			continue
 		}
 		l := ph.Load

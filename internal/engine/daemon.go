@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +61,14 @@ func (d *Daemon) Reload() error {
 		return err
 	}
 	d.mu.Lock()
+	old := d.eng.Config()
 	d.eng = New(cfg, d.m, d.log)
+	for _, sc := range old.Selected() {
+		if !slices.ContainsFunc(cfg.Selected(), func(n *config.Scenario) bool { return n.Name == sc.Name }) {
+			d.m.ForgetScenario(sc.Name)
+			delete(d.last, sc.Name)
+		}
+	}
 	d.mu.Unlock()
 	d.m.ReloadOK.Set(1)
 	d.m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)

@@ -39,6 +39,9 @@ type Engine struct {
 
 // New makes an engine for a validated configuration.
 func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
+	for _, sc := range cfg.Selected() {
+		m.InitScenario(sc.Name)
+	}
 	return &Engine{
 		cfg: cfg, m: m, log: log,
 		targets: target.NewSet(cfg.Targets, func(name string) prometheus.Gauge {
@@ -70,6 +73,8 @@ type Iteration struct {
 	Reported map[string]bool
 	// SetupDone tells whether setup ran and succeeded.
 	SetupDone bool
+	// Sweeps are the results of sweep phases.
+	Sweeps []Sweep
 }
 
 // Stage says which parts of a scenario an iteration runs.
@@ -173,10 +178,20 @@ func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) 
 func (e *Engine) phases(ctx context.Context, sc *config.Scenario, it *Iteration, log *slog.Logger) error {
 	for i := range sc.Phases {
 		ph := sc.Phases[i]
+		name := sc.PhaseName(i)
+		if ph.Sweep != nil {
+			sw, err := e.sweepPhase(ctx, sc, name, ph.Sweep, log)
+			if sw != nil {
+				it.Sweeps = append(it.Sweeps, *sw)
+			}
+			if err != nil {
+				return fmt.Errorf("phase %s: %w", name, err)
+			}
+			continue
+		}
 		if ph.Load == nil {
 			continue
 		}
-		name := sc.PhaseName(i)
 		results, err := e.loadPhase(ctx, sc, name, ph.Load, log)
 		if err != nil {
 			return fmt.Errorf("phase %s: %w", name, err)
@@ -322,9 +337,6 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 // export publishes an iteration's results and verdicts as gauges.
 func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	m := e.m
-	m.Iterations.WithLabelValues(sc.Name, it.Result).Inc()
-	m.LastIteration.WithLabelValues(sc.Name).Set(float64(it.End.UnixNano()) / 1e9)
-	m.IterationDuration.WithLabelValues(sc.Name).Set(it.End.Sub(it.Start).Seconds())
 	for _, r := range it.Results {
 		m.ResultQPS.WithLabelValues(sc.Name, r.Action).Set(r.QPS)
 		for _, s := range metrics.Stats {
@@ -335,6 +347,9 @@ func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 		m.ResultCalls.WithLabelValues(sc.Name, r.Action).Set(float64(r.Calls))
 		m.ResultDropped.WithLabelValues(sc.Name, r.Action).Set(float64(r.Dropped))
 	}
+	// Guarantees are published afresh, so one removed from the config
+	// (reload) does not linger.
+	m.ForgetGuarantees(sc.Name)
 	for an, g := range sc.Guarantees {
 		guarantee.Export(m, sc.Name, an, g)
 	}
@@ -345,6 +360,11 @@ func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 		}
 		m.GuaranteeOK.WithLabelValues(sc.Name, v.Action, v.Stat).Set(ok)
 	}
+	// The iteration's timestamp last: a scrape that sees the new timestamp
+	// sees the new results too.
+	m.Iterations.WithLabelValues(sc.Name, it.Result).Inc()
+	m.IterationDuration.WithLabelValues(sc.Name).Set(it.End.Sub(it.Start).Seconds())
+	m.LastIteration.WithLabelValues(sc.Name).Set(float64(it.End.UnixNano()) / 1e9)
 }
 
 // IterationJSON is an iteration as the HTTP API shows it.
@@ -356,6 +376,16 @@ type IterationJSON struct {
 	Error    string              `json:"error,omitempty"`
 	Actions  []ActionJSON        `json:"actions"`
 	Verdicts []guarantee.Verdict `json:"verdicts"`
+	Sweeps   []SweepJSON          `json:"sweeps,omitempty"`
+}
+
+// SweepJSON is a sweep phase's result.
+type SweepJSON struct {
+	Phase  string       `json:"phase"`
+	Action string       `json:"action"`
+	Steps  []ActionJSON `json:"steps"`
+	// Concurrency of each step, in order.
+	Concurrency []int `json:"concurrency"`
 }
 
 // ActionJSON is one action's result, durations in seconds.
@@ -384,12 +414,24 @@ func (it *Iteration) JSON() IterationJSON {
 		out.Error = it.Err.Error()
 	}
 	for _, r := range it.Results {
-		out.Actions = append(out.Actions, ActionJSON{
-			Action: r.Action, Reported: it.Reported[r.Action], Calls: r.Calls, Failed: r.Failed,
-			Dropped: r.Dropped, Retries: r.Retries, QPS: r.QPS,
-			P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
-			Slope: r.Slope, ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
-		})
+		out.Actions = append(out.Actions, actionJSON(r, it.Reported[r.Action]))
+	}
+	for _, sw := range it.Sweeps {
+		sj := SweepJSON{Phase: sw.Phase, Action: sw.Action}
+		for _, st := range sw.Steps {
+			sj.Concurrency = append(sj.Concurrency, st.Concurrency)
+			sj.Steps = append(sj.Steps, actionJSON(st.Result, false))
+		}
+		out.Sweeps = append(out.Sweeps, sj)
 	}
 	return out
+}
+
+func actionJSON(r metrics.Result, reported bool) ActionJSON {
+	return ActionJSON{
+		Action: r.Action, Reported: reported, Calls: r.Calls, Failed: r.Failed,
+		Dropped: r.Dropped, Retries: r.Retries, QPS: r.QPS,
+		P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
+		Slope: r.Slope, ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
+	}
 }

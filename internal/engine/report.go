@@ -20,6 +20,18 @@ func Summary(w io.Writer, it *Iteration) {
 	if it.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", it.Err)
 	}
+	for _, sw := range it.Sweeps {
+		st := table.NewWriter()
+		st.SetOutputMirror(w)
+		st.SetStyle(table.StyleLight)
+		st.SetTitle("sweep " + sw.Phase + ": " + sw.Action)
+		st.AppendHeader(table.Row{"concurrency", "calls", "qps", "p50", "p95", "p99", "max", "errors"})
+		for _, s := range sw.Steps {
+			r := s.Result
+			st.AppendRow(table.Row{s.Concurrency, r.Calls, fmt.Sprintf("%.1f", r.QPS), fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max), r.Failed})
+		}
+		st.Render()
+	}
 	if len(it.Results) == 0 {
 		return
 	}
@@ -75,6 +87,14 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 		fmt.Fprintf(w, "  setup: %d step(s), teardown: %d step(s)\n", n, len(sc.Teardown))
 	}
 	for i, ph := range sc.Phases {
+		if sw := ph.Sweep; sw != nil {
+			step := sw.Step
+			if cfg.Run.Duration.D > 0 {
+				step = cfg.Run.Duration
+			}
+			fmt.Fprintf(w, "  phase %s: sweep of %s (%s) at concurrency %v, %s each\n", sc.PhaseName(i), sw.Action.Name, sw.Action.Kind, sw.Concurrency, step)
+			continue
+		}
 		if ph.Load == nil {
 			continue
 		}

@@ -55,6 +55,9 @@ type Metrics struct {
 	PhaseActive       *prometheus.GaugeVec   // scenario, phase
 	TargetUp          *prometheus.GaugeVec   // target
 
+	SweepQPS     *prometheus.GaugeVec // scenario, action, step
+	SweepLatency *prometheus.GaugeVec // scenario, action, step, stat
+
 	FreshnessLag *prometheus.HistogramVec // scenario, view
 	ViewMismatch *prometheus.CounterVec   // scenario, view
 	LoaderRows   *prometheus.CounterVec   // scenario, table
@@ -114,6 +117,9 @@ func New(reg prometheus.Registerer) *Metrics {
 		PhaseActive:       gauge("phase_active", "1 while the phase runs.", "scenario", "phase"),
 		TargetUp:          gauge("target_up", "1 if the target answered its last probe or call, else 0.", "target"),
 
+		SweepQPS:     gauge("sweep_qps", "Successful calls per second at one step (concurrency) of the last sweep.", "scenario", "action", "step"),
+		SweepLatency: gauge("sweep_latency_seconds", "Exact latency statistic at one step of the last sweep.", "scenario", "action", "step", "stat"),
+
 		FreshnessLag: hist("freshness_lag_seconds", "Time from a write until a view reflects it.", []string{"scenario", "view"}),
 		ViewMismatch: counter("view_mismatch_total", "Iterations whose view contents differed from the direct query.", "scenario", "view"),
 		LoaderRows:   counter("loader_rows_total", "Rows written by the data loader.", "scenario", "table"),
@@ -128,6 +134,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio, m.ResultCalls, m.ResultDropped,
 		m.GuaranteeQPSMin, m.GuaranteeLatencyMax, m.GuaranteeSlopeMax, m.GuaranteeErrorRatioMax, m.GuaranteeOK,
 		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TargetUp,
+		m.SweepQPS, m.SweepLatency,
 		m.FreshnessLag, m.ViewMismatch, m.LoaderRows,
 		m.ReloadOK, m.ReloadTime, m.BuildInfo,
 		collectors.NewGoCollector(),
@@ -150,4 +157,36 @@ func Revision() string {
 		}
 	}
 	return "unknown"
+}
+
+// InitScenario makes the scenario's iteration counters exist at 0, so that
+// increase() sees the first error or failure.
+func (m *Metrics) InitScenario(scenario string) {
+	for _, r := range []string{"pass", "fail", "error"} {
+		m.Iterations.WithLabelValues(scenario, r)
+	}
+}
+
+// ForgetGuarantees deletes the published guarantees and verdicts of a
+// scenario.
+func (m *Metrics) ForgetGuarantees(scenario string) {
+	l := prometheus.Labels{"scenario": scenario}
+	m.GuaranteeQPSMin.DeletePartialMatch(l)
+	m.GuaranteeLatencyMax.DeletePartialMatch(l)
+	m.GuaranteeSlopeMax.DeletePartialMatch(l)
+	m.GuaranteeErrorRatioMax.DeletePartialMatch(l)
+	m.GuaranteeOK.DeletePartialMatch(l)
+}
+
+// ForgetScenario deletes every per-iteration series of a scenario that is
+// no longer configured, so alerts do not fire for it.
+func (m *Metrics) ForgetScenario(scenario string) {
+	l := prometheus.Labels{"scenario": scenario}
+	m.ForgetGuarantees(scenario)
+	for _, g := range []*prometheus.GaugeVec{m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio,
+		m.ResultCalls, m.ResultDropped, m.LastIteration, m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
+		m.SweepQPS, m.SweepLatency} {
+		g.DeletePartialMatch(l)
+	}
+	m.Iterations.DeletePartialMatch(l)
 }
