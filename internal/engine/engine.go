@@ -376,7 +376,7 @@ type IterationJSON struct {
 	Error    string              `json:"error,omitempty"`
 	Actions  []ActionJSON        `json:"actions"`
 	Verdicts []guarantee.Verdict `json:"verdicts"`
-	Sweeps   []SweepJSON          `json:"sweeps,omitempty"`
+	Sweeps   []SweepJSON         `json:"sweeps,omitempty"`
 }
 
 // SweepJSON is a sweep phase's result.
