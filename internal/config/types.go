@@ -154,6 +154,9 @@ type Scenario struct {
 	Phases []Phase `koanf:"phases"`
 	// Guarantees are the limits per action that an iteration must meet.
 	Guarantees map[string]Guarantee `koanf:"guarantees"`
+	// Checks compare results after the phases of every iteration; a
+	// mismatch fails the iteration.
+	Checks []Check `koanf:"checks"`
 	// Teardown always runs after the phases, with a deadline.
 	Teardown []Step `koanf:"teardown"`
 	// Vars are the scenario's variables, referenced as {{ .name }}, with
@@ -185,6 +188,23 @@ type Step struct {
 	Target string `koanf:"target"`
 	// IgnoreErrors makes a failing step a warning rather than an error.
 	IgnoreErrors bool `koanf:"ignore_errors"`
+}
+
+// Check compares the rows of two queries as multisets (order ignored;
+// numbers compared by value, so 1.50 equals 1.5), for example a view's
+// contents against the query it maintains.
+type Check struct {
+	// Name labels the check (the `view` label of pbenchd_view_mismatch_total).
+	Name string `koanf:"name"`
+	// Prepare runs first, each a simple-protocol call (e.g. a REFRESH).
+	Prepare []string `koanf:"prepare"`
+	// Expect is the reference query; Actual the one that must agree.
+	Expect string `koanf:"expect"`
+	Actual string `koanf:"actual"`
+	// Target overrides the scenario's target.
+	Target string `koanf:"target"`
+	// Timeout bounds the check; default 10m.
+	Timeout Duration `koanf:"timeout"`
 }
 
 // Topic is a Kafka topic a setup step makes sure exists.

@@ -429,6 +429,28 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
 		}
 	}
+	checkNames := map[string]bool{}
+	for i, ch := range sc.Checks {
+		ck := fmt.Sprintf("checks[%d]", i)
+		switch {
+		case ch.Name == "":
+			bad(ck+".name", "missing")
+		case !validName(ch.Name):
+			bad(ck+".name", "%q must be letters, digits and underscores", ch.Name)
+		case checkNames[ch.Name]:
+			bad(ck+".name", "%q is used twice", ch.Name)
+		}
+		checkNames[ch.Name] = true
+		if strings.TrimSpace(ch.Expect) == "" {
+			bad(ck+".expect", "missing: the reference query")
+		}
+		if strings.TrimSpace(ch.Actual) == "" {
+			bad(ck+".actual", "missing: the query that must agree with expect")
+		}
+		if ch.Target != "" {
+			checkTarget(ck+".target", ch.Target)
+		}
+	}
 	for _, an := range sortedKeys(sc.Guarantees) {
 		g := sc.Guarantees[an]
 		gk := "guarantees." + an

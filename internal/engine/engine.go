@@ -41,6 +41,9 @@ type Engine struct {
 func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
 	for _, sc := range cfg.Selected() {
 		m.InitScenario(sc.Name)
+		for _, c := range sc.Checks {
+			m.ViewMismatch.WithLabelValues(sc.Name, c.Name)
+		}
 	}
 	return &Engine{
 		cfg: cfg, m: m, log: log,
@@ -75,6 +78,8 @@ type Iteration struct {
 	SetupDone bool
 	// Sweeps are the results of sweep phases.
 	Sweeps []Sweep
+	// Checks are the results of the scenario's checks.
+	Checks []CheckResult
 }
 
 // Stage says which parts of a scenario an iteration runs.
@@ -95,6 +100,15 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 	}
 	if err == nil {
 		err = e.phases(ctx, sc, it, log)
+	}
+	if err == nil && ctx.Err() == nil && len(sc.Checks) > 0 {
+		it.Checks = e.runChecks(ctx, sc)
+		for _, c := range it.Checks {
+			if !c.Match {
+				log.Error("check failed: the results differ", "check", c.Name, "rows", c.Rows,
+					"missing", c.Missing, "extra", c.Extra, "err", c.Err)
+			}
+		}
 	}
 	if st.Teardown {
 		if terr := e.Teardown(sc); terr != nil {
@@ -312,6 +326,11 @@ func defaultCap(p pace.Pacer) int {
 // describe a broken target, not performance.
 func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 	result := Pass
+	for _, c := range it.Checks {
+		if !c.Match {
+			result = Fail
+		}
+	}
 	for _, r := range it.Results {
 		if !it.Reported[r.Action] {
 			continue
@@ -377,6 +396,17 @@ type IterationJSON struct {
 	Actions  []ActionJSON        `json:"actions"`
 	Verdicts []guarantee.Verdict `json:"verdicts"`
 	Sweeps   []SweepJSON         `json:"sweeps,omitempty"`
+	Checks   []CheckJSON         `json:"checks,omitempty"`
+}
+
+// CheckJSON is a check's result.
+type CheckJSON struct {
+	Name    string   `json:"name"`
+	Match   bool     `json:"match"`
+	Rows    int      `json:"rows"`
+	Missing []string `json:"missing,omitempty"`
+	Extra   []string `json:"extra,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // SweepJSON is a sweep phase's result.
@@ -415,6 +445,13 @@ func (it *Iteration) JSON() IterationJSON {
 	}
 	for _, r := range it.Results {
 		out.Actions = append(out.Actions, actionJSON(r, it.Reported[r.Action]))
+	}
+	for _, c := range it.Checks {
+		cj := CheckJSON{Name: c.Name, Match: c.Match, Rows: c.Rows, Missing: c.Missing, Extra: c.Extra}
+		if c.Err != nil {
+			cj.Error = c.Err.Error()
+		}
+		out.Checks = append(out.Checks, cj)
 	}
 	for _, sw := range it.Sweeps {
 		sj := SweepJSON{Phase: sw.Phase, Action: sw.Action}

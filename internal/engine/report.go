@@ -20,6 +20,22 @@ func Summary(w io.Writer, it *Iteration) {
 	if it.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", it.Err)
 	}
+	for _, c := range it.Checks {
+		switch {
+		case c.Err != nil:
+			fmt.Fprintf(w, "  check %s: ERROR %v\n", c.Name, c.Err)
+		case c.Match:
+			fmt.Fprintf(w, "  check %s: ok (%d rows agree)\n", c.Name, c.Rows)
+		default:
+			fmt.Fprintf(w, "  check %s: MISMATCH (%d rows expected)\n", c.Name, c.Rows)
+			for _, r := range c.Missing {
+				fmt.Fprintf(w, "    missing %s\n", r)
+			}
+			for _, r := range c.Extra {
+				fmt.Fprintf(w, "    extra   %s\n", r)
+			}
+		}
+	}
 	for _, sw := range it.Sweeps {
 		st := table.NewWriter()
 		st.SetOutputMirror(w)
