@@ -82,11 +82,16 @@ type sqlKind struct{}
 
 func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
 	var s SQLSpec
-	if str, ok := raw.(string); ok {
+	switch r := raw.(type) {
+	case string:
 		// `sql: SELECT 1` is short for `sql: {query: SELECT 1}`.
-		s.Query = str
-	} else if err := config.Decode(raw, path, &s); err != nil {
-		return nil, err
+		s.Query = r
+	case map[string]any, nil:
+		if err := config.Decode(raw, path, &s); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: %v is neither a statement nor a mapping like {query: SELECT 1}", path, raw)
 	}
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -144,8 +149,15 @@ func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
 	for _, st := range s.statements() {
 		need = max(need, placeholders(st))
 	}
-	if need > len(s.Args) {
-		errs = append(errs, fmt.Errorf("%s.args: the statements use $%d but only %d args are given", path, need, len(s.Args)))
+	if n := len(s.Args); need > n {
+		given := fmt.Sprintf("only %d args are given", n)
+		switch n {
+		case 0:
+			given = "no args are given"
+		case 1:
+			given = "only 1 arg is given"
+		}
+		errs = append(errs, fmt.Errorf("%s.args: the statements use $%d but %s", path, need, given))
 	}
 	return &s, errors.Join(errs...)
 }

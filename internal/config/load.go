@@ -9,16 +9,20 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/env/v2"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	builtin "github.com/pbenchd/pbenchd/config"
 )
@@ -69,7 +73,7 @@ func Load(o Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded default config: %w", err)
 	}
-	if err := ko.Load(bytesProvider(def), yaml.Parser()); err != nil {
+	if err := ko.Load(bytesProvider(def), yamlParser{}); err != nil {
 		return nil, fmt.Errorf("embedded default config: %w", err)
 	}
 	var errs []error
@@ -80,13 +84,24 @@ func Load(o Options) (*Config, error) {
 	var globs []fileGlobs
 	for _, f := range o.Files {
 		fk := koanf.New(".")
-		if err := fk.Load(file.Provider(f), yaml.Parser()); err != nil {
+		if err := fk.Load(file.Provider(f), yamlParser{}); err != nil {
+			// The file name leads the line already.
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
+			continue
+		}
+		// Decode each file on its own too, so that a problem of type or
+		// an unknown key is reported with the file it is in.
+		if err := Decode(fk.Raw(), f+":", &Config{}); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		// Scenario globs accumulate across files and resolve relative to
 		// the file that names them.
-		if g := fk.Strings("scenario_files"); len(g) > 0 {
+		if g := globsOf(fk); len(g) > 0 {
 			globs = append(globs, fileGlobs{dir: filepath.Dir(f), globs: g})
 			fk.Delete("scenario_files")
 		}
@@ -129,6 +144,11 @@ func Load(o Options) (*Config, error) {
 		return nil, err
 	}
 	cfg.applyDefaults()
+	// A scenario that does not decode is left out of the catalog, but its
+	// name stays known, and the rest is still validated: every problem
+	// is reported at once.
+	var scErrs []error
+	cfg.broken = map[string]bool{}
 
 	if !o.NoBuiltinScenarios {
 		entries, err := fs.Glob(builtin.FS, "scenarios/*.yaml")
@@ -141,15 +161,16 @@ func Load(o Options) (*Config, error) {
 			if err != nil {
 				return nil, fmt.Errorf("embedded scenario %s: %w", e, err)
 			}
-			sc, err := decodeScenario(b, "builtin:"+e, path.Base(e), cfg)
+			sc, err := decodeScenario(b, "builtin:"+e, path.Base(e)+":", cfg)
 			if err != nil {
-				errs = append(errs, err)
+				scErrs = append(scErrs, err)
+				cfg.broken[sc.Name] = true
 				continue
 			}
 			cfg.Catalog = append(cfg.Catalog, sc)
 		}
 	}
-	if g := ko.Strings("scenario_files"); len(g) > 0 {
+	if g := globsOf(ko); len(g) > 0 {
 		globs = append(globs, fileGlobs{dir: ".", globs: g})
 	}
 	for _, fg := range globs {
@@ -172,9 +193,10 @@ func Load(o Options) (*Config, error) {
 					errs = append(errs, fmt.Errorf("scenario_files: %w", err))
 					continue
 				}
-				sc, err := decodeScenario(b, m, m, cfg)
+				sc, err := decodeScenario(b, m, m+":", cfg)
 				if err != nil {
-					errs = append(errs, err)
+					scErrs = append(scErrs, err)
+					cfg.broken[sc.Name] = true
 					continue
 				}
 				cfg.Catalog = append(cfg.Catalog, sc)
@@ -191,7 +213,8 @@ func Load(o Options) (*Config, error) {
 			}
 			sc, err := expandAndDecode(m, "config", p, cfg)
 			if err != nil {
-				errs = append(errs, err)
+				scErrs = append(scErrs, err)
+				cfg.broken[sc.Name] = true
 				continue
 			}
 			cfg.Catalog = append(cfg.Catalog, sc)
@@ -202,10 +225,10 @@ func Load(o Options) (*Config, error) {
 	// built-in scenario without renaming it.
 	cfg.Catalog = dedupe(cfg.Catalog)
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errors.Join(append(errs, scErrs...)...)
 	}
-	if err := cfg.Validate(o.Kinds); err != nil {
-		return nil, err
+	if err := cfg.Validate(o.Kinds); err != nil || len(scErrs) > 0 {
+		return nil, errors.Join(append(scErrs, err)...)
 	}
 	return cfg, nil
 }
@@ -249,8 +272,8 @@ func dedupe(in []*Scenario) []*Scenario {
 
 func decodeScenario(b []byte, source, prefix string, cfg *Config) (*Scenario, error) {
 	ko := koanf.New(".")
-	if err := ko.Load(bytesProvider(b), yaml.Parser()); err != nil {
-		return nil, fmt.Errorf("%s: %w", prefix, err)
+	if err := ko.Load(bytesProvider(b), yamlParser{}); err != nil {
+		return &Scenario{}, fmt.Errorf("%s: %w", joinPath(prefix, ""), err)
 	}
 	return expandAndDecode(ko.Raw(), source, prefix, cfg)
 }
@@ -261,11 +284,11 @@ func expandAndDecode(raw map[string]any, source, prefix string, cfg *Config) (*S
 	name, _ := raw["name"].(string)
 	raw, gaps, errs := expandScenario(raw, prefix, cfg.Targets, cfg.Vars[name])
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return &Scenario{Name: name}, errors.Join(errs...)
 	}
 	sc := &Scenario{}
 	if err := Decode(raw, prefix, sc); err != nil {
-		return nil, err
+		return &Scenario{Name: name}, err
 	}
 	sc.Source = source
 	sc.Path = prefix
@@ -287,9 +310,10 @@ func decode(ko *koanf.Koanf, prefix string, out any) error {
 func Decode(raw any, prefix string, out any) error {
 	dc := &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mappingOnly,
 			numberAsText,
 			mapstructure.TextUnmarshallerHookFunc(),
-			mapstructure.StringToTimeDurationHookFunc(),
+			durationText,
 		),
 		ErrorUnused:      true,
 		WeaklyTypedInput: true,
@@ -304,7 +328,10 @@ func Decode(raw any, prefix string, out any) error {
 		return nil
 	}
 	var lines []error
-	flattenDecodeErr(err, prefix, &lines)
+	flattenDecodeErr(err, prefix, reflect.TypeOf(out).Elem().String(), &lines)
+	// The decoder visits map entries (targets, rates, guarantees) in Go's
+	// random map order: sort, so that a file always gives the same error.
+	slices.SortStableFunc(lines, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(lines...)
 }
 
@@ -321,25 +348,95 @@ func numberAsText(from, to reflect.Type, data any) (any, error) {
 	return data, nil
 }
 
-func flattenDecodeErr(err error, prefix string, out *[]error) {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			flattenDecodeErr(e, prefix, out)
+// flattenDecodeErr turns the decoder's error tree into one error a
+// problem. root is the decoder's name for the top level (the type's name).
+func flattenDecodeErr(err error, prefix, root string, out *[]error) {
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range e.Unwrap() {
+			flattenDecodeErr(e, prefix, root, out)
 		}
 		return
-	}
-	var de *mapstructure.DecodeError
-	if errors.As(err, &de) {
-		inner := de.Unwrap()
-		if j, ok := inner.(interface{ Unwrap() []error }); ok {
-			flattenDecodeErr(errors.Join(j.Unwrap()...), prefix, out)
+	case *mapstructure.DecodeError:
+		inner := e.Unwrap()
+		if _, ok := inner.(interface{ Unwrap() []error }); ok {
+			flattenDecodeErr(inner, prefix, root, out)
 			return
 		}
-		*out = append(*out, fmt.Errorf("%s: %s", joinPath(prefix, de.Name()), describe(inner)))
+		name := e.Name()
+		if name == root {
+			name = ""
+		}
+		*out = append(*out, fmt.Errorf("%s: %s", joinPath(prefix, dotted(name)), describe(inner)))
 		return
 	}
-	*out = append(*out, fmt.Errorf("%s: %w", orRoot(prefix), err))
+	// mapstructure wraps the joined problems in an error of its own.
+	if inner := errors.Unwrap(err); inner != nil {
+		flattenDecodeErr(inner, prefix, root, out)
+		return
+	}
+	*out = append(*out, fmt.Errorf("%s: %w", joinPath(prefix, ""), err))
 }
+
+// mapKey matches a map entry in the decoder's key paths, targets[pg], as
+// opposed to a list index, phases[0].
+var mapKey = regexp.MustCompile(`\[([^\]]*[^\]0-9][^\]]*)\]`)
+
+// dotted writes map entries the way validation does: targets.pg.
+func dotted(name string) string { return mapKey.ReplaceAllString(name, ".$1") }
+
+// mappingOnly reports a scalar or a list where a mapping of settings
+// belongs, with the value, rather than the decoder's Go kinds.
+func mappingOnly(from, to reflect.Type, data any) (any, error) {
+	if to.Kind() != reflect.Struct || data == nil || from.Kind() == reflect.Map || from.Kind() == reflect.Struct ||
+		reflect.PointerTo(to).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return data, nil
+	}
+	return nil, fmt.Errorf("%s is not a mapping", show(data))
+}
+
+// durationText decodes a time.Duration (the arrival settings of pace) as
+// Duration does: a bare number has no unit and is an error, not
+// nanoseconds.
+func durationText(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() || from == to {
+		return data, nil
+	}
+	s := fmt.Sprint(data)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a duration like 120s or 500ms", s)
+	}
+	return d, nil
+}
+
+// globsOf returns scenario_files as a list, also when it is one string.
+func globsOf(k *koanf.Koanf) []string {
+	if s, ok := k.Get("scenario_files").(string); ok {
+		return []string{s}
+	}
+	return k.Strings("scenario_files")
+}
+
+// yamlParser is koanf's YAML parser, with a message for a document whose
+// top level is not a mapping.
+type yamlParser struct{}
+
+func (yamlParser) Unmarshal(b []byte) (map[string]any, error) {
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	switch v := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return v, nil
+	}
+	return nil, fmt.Errorf("the top level must be a mapping of keys, not %s", show(v))
+}
+
+func (yamlParser) Marshal(o map[string]any) ([]byte, error) { return yaml.Marshal(o) }
 
 // describe turns a decoder error into words for a person.
 func describe(err error) string {
@@ -358,7 +455,10 @@ func describe(err error) string {
 		if len(keys) == 1 {
 			return fmt.Sprintf("unknown key %q", keys[0])
 		}
-		return fmt.Sprintf("unknown keys %q", keys)
+		for i, k := range keys {
+			keys[i] = strconv.Quote(k)
+		}
+		return "unknown keys " + strings.Join(keys, ", ")
 	}
 	return msg
 }
@@ -396,14 +496,19 @@ func kindWord(t reflect.Type) string {
 	return "a " + t.String()
 }
 
+// joinPath joins a key path prefix and a key. A prefix that ends in ":"
+// is a file name: "read.yaml:" and "phases[0]" give "read.yaml: phases[0]".
 func joinPath(prefix, name string) string {
+	file, isFile := strings.CutSuffix(prefix, ":")
 	switch {
+	case isFile && name == "":
+		return file
+	case isFile:
+		return file + ": " + name
 	case prefix == "":
 		return orRoot(name)
 	case name == "":
 		return prefix
-	case strings.HasSuffix(prefix, ".yaml"):
-		return prefix + ": " + name
 	}
 	return prefix + "." + name
 }

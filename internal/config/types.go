@@ -28,6 +28,9 @@ type Config struct {
 	// Catalog is every scenario known (built-in, files, inline) in load
 	// order; filled by Load, not decoded.
 	Catalog []*Scenario `koanf:"-"`
+	// broken names the scenarios that did not decode: known, so that
+	// run.scenarios naming one is not a second problem.
+	broken map[string]bool
 }
 
 // Target is a named connection to a system under test.

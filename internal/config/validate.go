@@ -112,17 +112,17 @@ func (c *Config) Validate(kinds KindChecker) error {
 		}
 	}
 	for i, n := range c.Run.Scenarios {
-		if byName[n] == nil {
-			bad(fmt.Sprintf("run.scenarios[%d]", i), "%q is not a known scenario (%s)", n, strings.Join(c.names(), ", "))
+		if byName[n] == nil && !c.broken[n] {
+			bad(fmt.Sprintf("run.scenarios[%d]", i), "%q is not a known scenario (%s)", n, alternatives(c.names(), "the catalog is empty"))
 		}
 	}
 	for i, n := range c.Run.Exclude {
-		if byName[n] == nil {
-			bad(fmt.Sprintf("run.exclude[%d]", i), "%q is not a known scenario (%s)", n, strings.Join(c.names(), ", "))
+		if byName[n] == nil && !c.broken[n] {
+			bad(fmt.Sprintf("run.exclude[%d]", i), "%q is not a known scenario (%s)", n, alternatives(c.names(), "the catalog is empty"))
 		}
 	}
 	for _, scName := range sortedKeys(c.Vars) {
-		if byName[scName] == nil {
+		if byName[scName] == nil && !c.broken[scName] {
 			bad("vars."+scName, "%q is not a known scenario", scName)
 		}
 	}
@@ -133,8 +133,11 @@ func (c *Config) Validate(kinds KindChecker) error {
 	}
 	for _, scName := range sortedKeys(c.Run.Rates) {
 		sc := byName[scName]
+		if sc == nil && c.broken[scName] {
+			continue
+		}
 		if sc == nil {
-			bad("run.rates."+scName, "%q is not a known scenario", scName)
+			bad("run.rates."+scName, "%q is not a known scenario (%s)", scName, alternatives(c.names(), "the catalog is empty"))
 			continue
 		}
 		for _, an := range sortedKeys(c.Run.Rates[scName]) {
@@ -456,7 +459,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		gk := "guarantees." + an
 		a := sc.Action(an)
 		if a == nil {
-			bad(gk, "%q is not an action of this scenario (%s)", an, strings.Join(sc.ActionNames(), ", "))
+			bad(gk, "%q is not an action of this scenario (%s)", an, alternatives(sc.ActionNames(), "it has no actions"))
 			continue
 		}
 		if !a.Reported() {
@@ -473,6 +476,10 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 }
 
 func (sc *Scenario) checkKind(a *Action, ak string, kinds KindChecker, t Target) []error {
+	if !slices.Contains(TargetKinds, t.Kind) {
+		// Reported once, at targets.<name>.kind.
+		t.Kind = ""
+	}
 	var names []string
 	if kinds != nil {
 		names = kinds.Names()
@@ -602,4 +609,12 @@ func (t Target) validateKafka(p string) []error {
 		bad("producer.idempotent", "an idempotent producer needs acks: all (acks is %q)", t.Producer.Acks)
 	}
 	return errs
+}
+
+// alternatives lists names in a message, or says there are none.
+func alternatives(names []string, none string) string {
+	if len(names) == 0 {
+		return none
+	}
+	return strings.Join(names, ", ")
 }

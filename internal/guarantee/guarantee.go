@@ -45,8 +45,10 @@ func round(sec float64) time.Duration {
 		return d.Round(time.Millisecond)
 	case d >= time.Millisecond:
 		return d.Round(10 * time.Microsecond)
+	case d >= time.Microsecond:
+		return d.Round(time.Microsecond)
 	}
-	return d.Round(time.Microsecond)
+	return d
 }
 
 // latencyLimits lists the latency guarantees that are set, by stat name.
