@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -34,7 +35,7 @@ func TestVersionAndUsage(t *testing.T) {
 		{name: "unknown flag", args: []string{"run", "--bogus-flag"}, code: 2, stderr: []string{"--bogus-flag"}},
 		{name: "unknown flag of check", args: []string{"check", "--web.listen-adress", ":1"}, code: 2, stderr: []string{"web.listen-adress"}},
 		{name: "flag without value", args: []string{"once", "--duration"}, code: 2, stderr: []string{"duration"}},
-		{name: "malformed --rate", args: []string{"check", "--rate", "fast"}, code: 2, stderr: []string{`pbenchd: --rate "fast" is not scenario.action=RATE`}},
+		{name: "malformed --rate", args: []string{"check", "--rate", "fast"}, code: 2, stderr: []string{`pbenchd: --rate "fast" is not scenario.`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -281,8 +282,8 @@ func TestOnce(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no line %q in the summary:\n%s\nstderr:\n%s", title, out, stderr.String())
 			}
-			if d, err := time.ParseDuration(m[1]); err != nil || d < 2*time.Second || d > 10*time.Second {
-				t.Errorf("the iteration took %s; a 2s phase should take 2s to 10s", m[1])
+			if d, err := time.ParseDuration(m[1]); err != nil || d < 1500*time.Millisecond || d > 10*time.Second {
+				t.Errorf("the iteration took %s; a 2s phase should take about 2s", m[1])
 			}
 			if !summaryHeaderRe.MatchString(out) {
 				t.Errorf("no header row in the summary:\n%s", out)
@@ -306,6 +307,29 @@ func TestOnce(t *testing.T) {
 			}
 		})
 	}
+	t.Run("target down", func(t *testing.T) {
+		t.Parallel()
+		// A DSN with a password, to a port where nothing listens.
+		cl := newCountingListener(t)
+		addr := cl.ln.Addr().String()
+		cl.ln.Close()
+		cfg := writeConfig(t, "once.yaml", map[string]string{
+			"DSN":   "postgres://postgres:s3cr3t-e2e@" + addr + "/test?sslmode=disable",
+			"Table": uniqueTable(),
+		})
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"once", "--config", cfg, "--scenarios", "e2e_once_pass", "--duration", "2s", "--warmup", "0s"}, &stdout, &stderr)
+		if code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		checkLines(t, "stdout", stdout.String(), []string{"scenario e2e_once_pass: ERROR (", "  error: setup[0]: target pg: "}, false)
+		if !strings.Contains(stdout.String(), "connection refused") {
+			t.Errorf("the summary does not say the connection was refused:\n%s", stdout.String())
+		}
+		if strings.Contains(stdout.String()+stderr.String(), "s3cr3t-e2e") {
+			t.Errorf("the password of the DSN was printed:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+	})
 	t.Cleanup(func() {
 		// After both subtests: e2e_once_pass created the table in its setup
 		// and its teardown must have dropped it.
@@ -313,4 +337,29 @@ func TestOnce(t *testing.T) {
 			t.Errorf("table %s still exists after `pbenchd once`: teardown did not run", table)
 		}
 	})
+}
+
+// TestOnceInterrupted stops `pbenchd once` after a scenario has broken its
+// guarantees: the run must still exit 1 (a CI job killed on a timeout must
+// not report success), and the interrupted scenario's teardown must run.
+func TestOnceInterrupted(t *testing.T) {
+	t.Parallel()
+	pg := pgConn(t)
+	table := uniqueTable()
+	dropTable(t, table)
+	cfg := writeConfig(t, "once.yaml", map[string]string{"DSN": testDSN(), "Table": table})
+	p := startProc(t, nil, "once", "--config", cfg, "--scenarios", "e2e_once_fail,e2e_once_pass", "--duration", "2s", "--warmup", "0s")
+	eventually(t, 15*time.Second, "e2e_once_fail's summary, then e2e_once_pass's setup", func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("pbenchd once exited early:\n%s", p.stdout.String())
+		}
+		return strings.Contains(p.stdout.String(), "scenario e2e_once_fail: FAIL") && tableExists(t, pg, table), p.stdout.String()
+	})
+	p.signal(t, syscall.SIGTERM)
+	if code := p.exitCode(t, 5*time.Second); code != 1 {
+		t.Errorf("pbenchd once, stopped after a scenario failed: exit code %d, want 1\nstdout:\n%s", code, p.stdout.String())
+	}
+	if tableExists(t, pg, table) {
+		t.Errorf("table %s still exists after SIGTERM: teardown did not run", table)
+	}
 }

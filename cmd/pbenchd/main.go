@@ -45,7 +45,8 @@ Usage:
   pbenchd version           print the version
 
 Run 'pbenchd COMMAND --help' for the flags of a command.
-Exit codes: 0 ok, 1 a guarantee failed, 2 bad usage or config.
+Exit codes: 0 ok, 1 a guarantee failed, 2 bad usage or config, 3 could not
+start (the listen address is taken…).
 `
 
 func main() {
@@ -150,6 +151,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP is caught from here on, so a reload sent while the daemon
+	// starts is not fatal; it is acted on once the daemon runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 
@@ -158,11 +164,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		failed := false
 		engine.Once(ctx, eng, func(it *engine.Iteration) {
 			engine.Summary(stdout, it)
-			failed = failed || it.Result != engine.Pass
+			// A stopped iteration says nothing either way; one that
+			// finished before the stop still counts.
+			failed = failed || (it.Result != engine.Pass && !it.Stopped)
 		})
-		if ctx.Err() != nil {
-			return exitOK
-		}
 		if failed {
 			return exitFailed
 		}
@@ -178,9 +183,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log.Info("pbenchd started", "version", metrics.Version, "listen", addr.String(), "scenarios", len(cfg.Selected()))
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	go watchdog(ctx)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for {
 			select {

@@ -20,7 +20,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/template"
@@ -31,13 +30,13 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
+
+	"github.com/pbenchd/pbenchd/internal/pgtest"
 )
 
 // testVersion is linked into the test binary, so that `version` and
 // pbenchd_build_info can be checked exactly.
 const testVersion = "v0.0.0-e2e"
-
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // binPath is the pbenchd binary TestMain built.
 var binPath string
@@ -71,26 +70,11 @@ func TestMain(m *testing.M) {
 }
 
 // testDSN is the PostgreSQL the tests use.
-func testDSN() string {
-	if v := os.Getenv("PBENCHD_TEST_DSN"); v != "" {
-		return v
-	}
-	return defaultTestDSN
-}
+func testDSN() string { return pgtest.DSN() }
 
 // pgConn connects to the test PostgreSQL, failing the test if it does not
 // answer.
-func pgConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, testDSN())
-	if err != nil {
-		t.Fatalf("PostgreSQL (PBENCHD_TEST_DSN, default %s) does not answer: %v", defaultTestDSN, err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
-}
+func pgConn(t *testing.T) *pgx.Conn { return pgtest.Connect(t) }
 
 // tableExists reports whether a table of that name is visible.
 func tableExists(t *testing.T, c *pgx.Conn, table string) bool {
@@ -118,14 +102,12 @@ func dropTable(t *testing.T, table string) {
 	})
 }
 
-var nameSeq atomic.Int64
-
 // uniqueTable returns a table name no other test, and no other engineer's
 // test run on the same server, uses.
 func uniqueTable() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("pbenchd_e2e_%d_%d_%s", os.Getpid(), nameSeq.Add(1), hex.EncodeToString(b))
+	return pgtest.Name("pbenchd_e2e_" + hex.EncodeToString(b))
 }
 
 // writeConfig renders testdata/name (a text/template) with data into a

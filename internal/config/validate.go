@@ -194,6 +194,11 @@ func (c *Config) Selected() []*Scenario {
 	return out
 }
 
+// Selects reports whether the scenario of that name is selected to run.
+func (c *Config) Selects(name string) bool {
+	return slices.ContainsFunc(c.Selected(), func(sc *Scenario) bool { return sc.Name == name })
+}
+
 // Scenario returns the catalog's scenario of that name, or nil.
 func (c *Config) Scenario(name string) *Scenario {
 	for _, sc := range c.Catalog {

@@ -118,7 +118,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 			d.logIteration(it)
 			d.mu.Lock()
-			d.last[it.Scenario] = it
+			// A reload during the iteration may have removed the scenario:
+			// then its results must not come back.
+			if d.eng.Config().Selects(it.Scenario) {
+				d.last[it.Scenario] = it
+			} else {
+				d.m.ForgetScenario(it.Scenario)
+			}
 			d.mu.Unlock()
 			if d.OnIteration != nil {
 				d.OnIteration(it)
@@ -140,6 +146,9 @@ func (d *Daemon) logIteration(it *Iteration) {
 			slog.Duration("p99", r.P99), slog.Int64("errors", r.Failed), slog.Int64("dropped", r.Dropped)))
 	}
 	switch {
+	case it.Stopped:
+		d.log.Info("iteration stopped", "scenario", it.Scenario)
+		return
 	case it.Err != nil && it.Result == Error:
 		d.log.Error("iteration failed", append(attrs, "err", it.Err)...)
 	case it.Result == Fail:

@@ -35,6 +35,7 @@ type Engine struct {
 	m       *metrics.Metrics
 	targets *target.Set
 	log     *slog.Logger
+	topics  createdTopics // Kafka topics setup made, for teardown to delete
 }
 
 // New makes an engine for a validated configuration.
@@ -80,6 +81,9 @@ type Iteration struct {
 	Sweeps []Sweep
 	// Checks are the results of the scenario's checks.
 	Checks []CheckResult
+	// Stopped is true when a stop signal cut the iteration short; its
+	// results are incomplete and are not exported.
+	Stopped bool
 }
 
 // Stage says which parts of a scenario an iteration runs.
@@ -118,7 +122,7 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 	it.End = time.Now()
 	switch {
 	case ctx.Err() != nil:
-		it.Result, it.Err = Error, ctx.Err()
+		it.Result, it.Err, it.Stopped = Error, ctx.Err(), true
 		return it // a stopped iteration is neither exported nor counted
 	case err != nil:
 		it.Result, it.Err = Error, err
@@ -156,6 +160,7 @@ func (e *Engine) Teardown(sc *config.Scenario) error {
 			errs = append(errs, fmt.Errorf("teardown[%d]: %w", i, err))
 		}
 	}
+	errs = append(errs, e.dropCreatedTopics(ctx, sc))
 	return errors.Join(errs...)
 }
 
@@ -250,7 +255,7 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	for i := range l.Actions {
 		a := &l.Actions[i]
 		p := &prepared{a: a}
-		env := action.Env{Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Log: log}
+		env := action.Env{Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Log: log, Metrics: e.m}
 		if a.Open != nil {
 			spec := a.Open.Spec
 			if r, ok := e.cfg.Run.Rates[sc.Name][a.Name]; ok {

@@ -50,6 +50,9 @@ func openLoop(ctx context.Context, start time.Time, d time.Duration, p pace.Pace
 			end := time.Now()
 			inflight.Dec()
 			<-sem
+			if ctx.Err() != nil && res.Err != nil {
+				return // stopped by pbenchd, not failed by the target
+			}
 			rec.Record(outcome(intended, called, end, res, true))
 		}()
 	}

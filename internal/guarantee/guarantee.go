@@ -13,14 +13,15 @@ import (
 
 // Verdict is one guarantee checked against one iteration's result.
 type Verdict struct {
-	Action string
+	Action string `json:"action"`
 	// Stat is qps, p50, p95, p99, max, avg, slope or error_ratio.
-	Stat string
+	Stat string `json:"stat"`
 	// Limit and Value are in the stat's unit: calls per second, seconds,
 	// seconds per second, or a ratio.
-	Limit, Value float64
+	Limit float64 `json:"limit"`
+	Value float64 `json:"value"`
 	// OK is true when the result meets the guarantee.
-	OK bool
+	OK bool `json:"ok"`
 }
 
 // String shows the verdict as a person reads it: "p99 12ms ≤ 100ms ok".
