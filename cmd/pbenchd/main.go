@@ -42,6 +42,8 @@ Usage:
   pbenchd once    [flags]   run every scenario once, print a summary; exit 1 if a guarantee fails
   pbenchd check   [flags]   validate the config and scenarios, print what would run
   pbenchd list    [flags]   list the scenario catalog
+  pbenchd load    --scenario NAME [--shard i/N] [flags]
+                            run only the data load of a scenario
   pbenchd version           print the version
 
 Run 'pbenchd COMMAND --help' for the flags of a command.
@@ -66,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
-	case "run", "once", "check", "list":
+	case "run", "once", "check", "list", "load":
 	default:
 		fmt.Fprintf(stderr, "pbenchd: unknown command %q\n\n%s", cmd, usage)
 		return exitUsage
@@ -87,6 +89,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
 	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
+	var loadScenario, shardText *string
+	if cmd == "load" {
+		loadScenario = fs.String("scenario", "", "the scenario whose load and tpch setup steps run")
+		shardText = fs.String("shard", "0/1", "load only this instance's share: i/N, i from 0")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: pbenchd %s [flags]\n\nFlags:\n%s", cmd, fs.FlagUsages())
 	}
@@ -147,6 +154,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "list":
 		engine.List(stdout, cfg)
 		return exitOK
+	}
+
+	if cmd == "load" {
+		return runLoad(cfg, log, *loadScenario, *shardText, stderr)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

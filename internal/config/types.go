@@ -1,7 +1,9 @@
 package config
 
 import (
+	"github.com/pbenchd/pbenchd/internal/loader"
 	"github.com/pbenchd/pbenchd/internal/pace"
+	"github.com/pbenchd/pbenchd/internal/tpch"
 )
 
 // Config is the whole configuration of a pbenchd process: the merged
@@ -180,8 +182,10 @@ type Step struct {
 	// Topic creates a Kafka topic on a kafka target (setup), deleted again
 	// at teardown if setup created it.
 	Topic *Topic `koanf:"topic"`
-	// Load bulk-loads generated data (see internal/loader).
-	Load map[string]any `koanf:"load"`
+	// Load bulk-loads generated tables (see internal/loader).
+	Load *loader.Spec `koanf:"load"`
+	// TPCH loads the eight TPC-H-shaped tables at a scale factor.
+	TPCH *tpch.Spec `koanf:"tpch"`
 	// SQL is a string run as one simple-protocol call (several statements
 	// allowed, run as one implicit transaction), or a list of such strings
 	// run one after another (for statements that refuse a transaction

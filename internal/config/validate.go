@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pbenchd/pbenchd/internal/loader"
 	"github.com/pbenchd/pbenchd/internal/pace"
 )
 
@@ -316,9 +317,18 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		}
 		if st.Load != nil {
 			n++
+			if err := st.Load.Validate(sc.Key(key+".load"), loads(sc, st.Load)...); err != nil {
+				errs = append(errs, unjoin(err)...)
+			}
+		}
+		if st.TPCH != nil {
+			n++
+			if err := st.TPCH.Validate(sc.Key(key + ".tpch")); err != nil {
+				errs = append(errs, unjoin(err)...)
+			}
 		}
 		if n != 1 {
-			bad(key, "needs exactly one of sql, topic, load (found %d)", n)
+			bad(key, "needs exactly one of sql, topic, load, tpch (found %d)", n)
 		}
 		if st.Target != "" {
 			checkTarget(key+".target", st.Target)
@@ -623,3 +633,18 @@ func alternatives(names []string, none string) string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// loads returns the scenario's load steps other than self: the tables a
+// load's foreign keys may point at.
+func loads(sc *Scenario, self *loader.Spec) []*loader.Spec {
+	var out []*loader.Spec
+	for _, st := range sc.Setup {
+		if st.Load != nil && st.Load != self {
+			out = append(out, st.Load)
+		}
+	}
+	return out
+}
+
+// Loads is loads for the engine.
+func (sc *Scenario) Loads(self *loader.Spec) []*loader.Spec { return loads(sc, self) }

@@ -17,6 +17,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/guarantee"
+	"github.com/pbenchd/pbenchd/internal/loader"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
 	"github.com/pbenchd/pbenchd/internal/target"
@@ -31,11 +32,13 @@ const (
 
 // Engine runs scenarios of one configuration.
 type Engine struct {
-	cfg     *config.Config
-	m       *metrics.Metrics
-	targets *target.Set
-	log     *slog.Logger
-	topics  createdTopics // Kafka topics setup made, for teardown to delete
+	progress ProgressFactory
+	shard    loader.Shard
+	cfg      *config.Config
+	m        *metrics.Metrics
+	targets  *target.Set
+	log      *slog.Logger
+	topics   createdTopics // Kafka topics setup made, for teardown to delete
 }
 
 // New makes an engine for a validated configuration.
@@ -172,8 +175,8 @@ func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) 
 	switch {
 	case st.Topic != nil:
 		return e.topicStep(ctx, sc, name, st.Topic)
-	case st.Load != nil:
-		return e.loadStep(ctx, sc, name, st.Load)
+	case st.Load != nil, st.TPCH != nil:
+		return e.loadStep(ctx, sc, name, st)
 	}
 	pg, err := e.targets.Postgres(name)
 	if err != nil {

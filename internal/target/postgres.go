@@ -58,6 +58,9 @@ func NewPostgres(name string, t config.Target, up prometheus.Gauge) (*Postgres, 
 	return &Postgres{Name: name, Flavor: t.Flavor, cfg: cfg, timeout: timeout, up: up}, nil
 }
 
+// ConnConfig returns a copy of the resolved connection settings.
+func (p *Postgres) ConnConfig() *pgx.ConnConfig { return p.cfg.Copy() }
+
 // Describe returns host, port, database and user, for logs: never the
 // password.
 func (p *Postgres) Describe() string {
