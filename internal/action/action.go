@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/target"
 )
 
@@ -36,6 +37,9 @@ type Env struct {
 	// Open tells whether the action runs in an open loop.
 	Open bool
 	Log  *slog.Logger
+	// Metrics, if set, receives what a kind measures beside the calls
+	// (end-to-end latency of Kafka records, freshness lag…).
+	Metrics *metrics.Metrics
 }
 
 // Runner makes calls. Call is safe for concurrent use by up to Env.Slots

@@ -256,6 +256,10 @@ type LoadPhase struct {
 	Duration Duration `koanf:"duration"`
 	// Warmup at the start of the phase, excluded from results.
 	Warmup Duration `koanf:"warmup"`
+	// Drain is how long calls still running at the end may finish before
+	// they are cancelled (closed loops: not recorded; open loops: counted as
+	// timeouts); default 10s.
+	Drain *Duration `koanf:"drain"`
 	// Actions run concurrently for the duration.
 	Actions []Action `koanf:"actions"`
 }

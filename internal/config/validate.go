@@ -22,6 +22,7 @@ const (
 	DefaultTeardownTimeout = 30 * time.Second
 	DefaultSetupTimeout    = 10 * time.Minute
 	DefaultConnectTimeout  = 5 * time.Second
+	DefaultDrain           = 10 * time.Second
 	maxInflightCeiling     = 10000
 )
 

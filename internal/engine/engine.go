@@ -249,6 +249,10 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	if warmup >= d {
 		warmup = 0
 	}
+	drain := config.DefaultDrain
+	if l.Drain != nil {
+		drain = l.Drain.D
+	}
 	var ps []*prepared
 	defer func() {
 		for _, p := range ps {
@@ -308,9 +312,9 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 			defer wg.Done()
 			if p.pacer != nil {
 				rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
-				openLoop(ctx, start, d, p.pacer, rng, p.cap, p.run, p.rec)
+				openLoop(ctx, start, d, drain, p.pacer, rng, p.cap, p.run, p.rec)
 			} else {
-				closedLoop(ctx, start, d, p.worker, p.run, p.rec)
+				closedLoop(ctx, start, d, drain, p.worker, p.run, p.rec)
 			}
 		}()
 	}

@@ -104,7 +104,7 @@ func TestCoordinatedOmission(t *testing.T) {
 		}
 		locked <- err
 	}()
-	openLoop(context.Background(), start, 3*time.Second, p, nil, 500, run, rec)
+	openLoop(context.Background(), start, 3*time.Second, 10*time.Second, p, nil, 500, run, rec)
 	if err := <-locked; err != nil {
 		t.Fatalf("lock: %v", err)
 	}
@@ -283,7 +283,7 @@ func TestOpenLoopBounded(t *testing.T) {
 	var s samples
 	rec.Tap(s.add)
 	p, _ := pace.New(pace.Spec{Rate: pace.PerSecond(200)})
-	openLoop(context.Background(), start, 2*time.Second, p, nil, 10, run, rec)
+	openLoop(context.Background(), start, 2*time.Second, 10*time.Second, p, nil, 10, run, rec)
 	res := rec.Result(start.Add(2 * time.Second))
 	if got := res.Calls + res.Dropped; got != 400 {
 		t.Errorf("calls + dropped = %d, want exactly 400 arrivals", got)
@@ -312,7 +312,7 @@ func TestExactnessAgainstPostgres(t *testing.T) {
 	rec := m.NewRecorder("test", "a", start, 0)
 	var s samples
 	rec.Tap(s.add)
-	closedLoop(context.Background(), start, time.Second, 4, run, rec)
+	closedLoop(context.Background(), start, time.Second, 10*time.Second, 4, run, rec)
 	res := rec.Result(start.Add(time.Second))
 	if len(s.out) < 100 || int64(len(s.out)) != res.Calls {
 		t.Fatalf("samples = %d, result calls = %d", len(s.out), res.Calls)

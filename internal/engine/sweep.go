@@ -61,7 +61,7 @@ func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name strin
 		log.Info("sweep step started", "phase", name, "action", a.Name, "concurrency", n, "duration", step)
 		start := time.Now()
 		rec := e.m.NewRecorder(sc.Name, a.Name, start, warmup)
-		closedLoop(ctx, start, step, n, run, rec)
+		closedLoop(ctx, start, step, config.DefaultDrain, n, run, rec)
 		run.Close()
 		res := rec.Result(start.Add(step))
 		out.Steps = append(out.Steps, SweepStep{Concurrency: n, Result: res})

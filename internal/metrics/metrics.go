@@ -62,6 +62,16 @@ type Metrics struct {
 	ViewMismatch *prometheus.CounterVec   // scenario, view
 	LoaderRows   *prometheus.CounterVec   // scenario, table
 
+	// KafkaE2E is the time from a record's send (its pbenchd-sent-ns
+	// header) to its arrival at a kafka_consume action.
+	KafkaE2E *prometheus.HistogramVec // scenario, action
+	// KafkaMissing, KafkaDuplicate and KafkaForeign count what a
+	// kafka_consume action found: sequence numbers never seen, seen twice,
+	// and records without pbenchd's headers.
+	KafkaMissing   *prometheus.CounterVec // scenario, action
+	KafkaDuplicate *prometheus.CounterVec // scenario, action
+	KafkaForeign   *prometheus.CounterVec // scenario, action
+
 	ReloadOK   prometheus.Gauge
 	ReloadTime prometheus.Gauge
 	BuildInfo  *prometheus.GaugeVec // version, revision, goversion
@@ -124,6 +134,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		ViewMismatch: counter("view_mismatch_total", "Iterations whose view contents differed from the direct query.", "scenario", "view"),
 		LoaderRows:   counter("loader_rows_total", "Rows written by the data loader.", "scenario", "table"),
 
+		KafkaE2E:       hist("kafka_e2e_latency_seconds", "Time from a record's send (its pbenchd-sent-ns header) to its arrival at a kafka_consume action.", sa),
+		KafkaMissing:   counter("kafka_missing_total", "Sequence numbers a kafka_consume action never saw, counted when it stops (gaps between the lowest and highest seen, per producer).", sa...),
+		KafkaDuplicate: counter("kafka_duplicate_total", "Records a kafka_consume action saw again (same producer and sequence number).", sa...),
+		KafkaForeign:   counter("kafka_foreign_total", "Records without pbenchd's headers that a kafka_consume action skipped.", sa...),
+
 		ReloadOK:   prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_successful", Help: "1 if the last configuration reload succeeded."}),
 		ReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully."}),
 		BuildInfo:  gauge("build_info", "Always 1; labels describe the build.", "version", "revision", "goversion"),
@@ -136,6 +151,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TargetUp,
 		m.SweepQPS, m.SweepLatency,
 		m.FreshnessLag, m.ViewMismatch, m.LoaderRows,
+		m.KafkaE2E, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign,
 		m.ReloadOK, m.ReloadTime, m.BuildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

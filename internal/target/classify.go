@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Classify names the class of a failed call, for the `class` label of
@@ -15,6 +18,9 @@ import (
 //
 //   - sqlstate_XXXXX: the server answered with that SQLSTATE (a few hundred
 //     codes exist);
+//   - kafka_<error_name>: a Kafka broker answered with that error code, named
+//     as Kafka names it, lower-cased (kafka_not_leader_for_partition…; about
+//     a hundred and twenty codes exist);
 //   - timeout: the call's deadline passed;
 //   - canceled: pbenchd itself cancelled the call (stop signal, phase end);
 //   - connect: no connection could be made;
@@ -30,6 +36,10 @@ func Classify(err error) string {
 			return "sqlstate_class_08"
 		}
 		return "sqlstate_" + pgErr.Code
+	}
+	var kErr *kerr.Error
+	if errors.As(err, &kErr) {
+		return "kafka_" + strings.ToLower(kErr.Message)
 	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
@@ -60,6 +70,9 @@ func Classify(err error) string {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
 		return "connection_lost"
+	}
+	if errors.Is(err, kgo.ErrRecordTimeout) {
+		return "timeout"
 	}
 	if pgconn.SafeToRetry(err) {
 		// pgx says nothing was sent: the connection was unusable.

@@ -1,0 +1,160 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+func init() { Kinds.Register("sql_freshness", sqlFreshnessKind{}) }
+
+// SQLFreshnessSpec is the settings of a `sql_freshness` action: each call
+// writes a marker and polls until a view shows it. The time from the
+// write's commit to the first read that sees the marker is the view's
+// freshness lag, recorded in pbenchd_freshness_lag_seconds and as the
+// call's service time.
+type SQLFreshnessSpec struct {
+	// Write makes a new marker, $1, visible in the tables.
+	Write string `koanf:"write"`
+	// Read returns at least one row once marker $1 shows in the view.
+	Read string `koanf:"read"`
+	// ReadTarget runs Read on another target (a replica, a streaming
+	// database fed from the written one); default the action's target.
+	ReadTarget string `koanf:"read_target"`
+	// View labels the lag; default the action's name.
+	View string `koanf:"view"`
+	// Marker generates $1; default a sequence from 1.
+	Marker *ArgSpec `koanf:"marker"`
+	// Interval between two reads; default 5ms.
+	Interval config.Duration `koanf:"interval"`
+	// Timeout gives up on a marker (an error of class timeout); default 60s.
+	Timeout config.Duration `koanf:"timeout"`
+}
+
+type sqlFreshnessKind struct{}
+
+func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) {
+	var s SQLFreshnessSpec
+	if err := config.Decode(raw, path, &s); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if s.Write == "" {
+		errs = append(errs, fmt.Errorf("%s.write: missing: the statement that writes marker $1", path))
+	}
+	if s.Read == "" {
+		errs = append(errs, fmt.Errorf("%s.read: missing: the query that returns a row once marker $1 is visible", path))
+	}
+	if s.Marker == nil {
+		s.Marker = &ArgSpec{Kind: "sequence", Start: 1}
+	}
+	if _, e := buildArgs([]ArgSpec{*s.Marker}, path+".marker"); e != nil {
+		errs = append(errs, e...)
+	}
+	if s.Interval.D <= 0 {
+		s.Interval = config.Dur(5 * time.Millisecond)
+	}
+	if s.Timeout.D <= 0 {
+		s.Timeout = config.Dur(time.Minute)
+	}
+	return &s, errors.Join(errs...)
+}
+
+func (k sqlFreshnessKind) Check(raw any, path string, t config.Target) error {
+	if t.Kind != "" && t.Kind != "postgres" {
+		return fmt.Errorf("%s: a sql_freshness action needs a postgres target, not %s", path, t.Kind)
+	}
+	_, err := k.decode(raw, path)
+	return err
+}
+
+func (k sqlFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
+	s, err := k.decode(raw, env.Action)
+	if err != nil {
+		return nil, err
+	}
+	wpg, err := env.Targets.Postgres(env.Target)
+	if err != nil {
+		return nil, err
+	}
+	rpg := wpg
+	if s.ReadTarget != "" {
+		if rpg, err = env.Targets.Postgres(s.ReadTarget); err != nil {
+			return nil, err
+		}
+	}
+	r := &freshnessRunner{spec: s, wpg: wpg, rpg: rpg}
+	r.marker, _ = buildArgs([]ArgSpec{*s.Marker}, "marker")
+	if r.wpool, err = wpg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
+		return nil, err
+	}
+	if r.rpool, err = rpg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
+		r.wpool.Close()
+		return nil, err
+	}
+	view := s.View
+	if view == "" {
+		view = env.Action
+	}
+	if env.Metrics != nil {
+		r.lag = env.Metrics.FreshnessLag.WithLabelValues(env.Scenario, view)
+	}
+	return r, nil
+}
+
+type freshnessRunner struct {
+	spec         *SQLFreshnessSpec
+	wpg, rpg     *target.Postgres
+	wpool, rpool *pgxpool.Pool
+	marker       func(*rand.Rand) []any
+	lag          prometheus.Observer
+}
+
+func (r *freshnessRunner) Call(ctx context.Context) Result {
+	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout.D)
+	defer cancel()
+	m := r.marker(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	if _, err := r.wpool.Exec(ctx, r.spec.Write, m...); err != nil {
+		r.wpg.Observe(err)
+		return Result{Err: err}
+	}
+	written := time.Now()
+	tick := time.NewTicker(r.spec.Interval.D)
+	defer tick.Stop()
+	for {
+		rows, err := r.rpool.Query(ctx, r.spec.Read, m...)
+		if err == nil {
+			seen := rows.Next()
+			rows.Close()
+			err = rows.Err()
+			if err == nil && seen {
+				if r.lag != nil {
+					r.lag.Observe(time.Since(written).Seconds())
+				}
+				return Result{Start: written}
+			}
+		}
+		if err != nil {
+			r.rpg.Observe(err)
+			return Result{Start: written, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			return Result{Start: written, Err: ctx.Err()}
+		case <-tick.C:
+		}
+	}
+}
+
+func (r *freshnessRunner) Close() {
+	r.wpool.Close()
+	r.rpool.Close()
+}
