@@ -24,6 +24,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/server"
+	"github.com/pbenchd/pbenchd/internal/target"
 )
 
 // Exit codes.
@@ -141,6 +142,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Log)
+	// An embedded Kafka cluster outlives reloads; it stops with the process.
+	defer target.CloseEmbedded()
 
 	switch cmd {
 	case "check":

@@ -236,6 +236,7 @@ func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pool for %s: %w", env.Action, err)
 		}
+		warm(ctx, r.pool, min(size, max(env.Slots, 1), warmConns))
 	case "reuse":
 		n := s.Connections
 		if !env.Open || n == 0 {
@@ -410,5 +411,36 @@ func (r *sqlRunner) Close() {
 				return
 			}
 		}
+	}
+}
+
+// warmConns bounds the connections warm opens: enough for the first calls
+// of a phase without filling a server's connection slots for an action that
+// needs few.
+const warmConns = 8
+
+// warm opens n of the pool's connections (running their setup statements)
+// before the phase starts, so that connecting is not measured as part of
+// the first calls. A target that is down is left to the calls to find.
+func warm(ctx context.Context, pool *pgxpool.Pool, n int) {
+	conns := make([]*pgxpool.Conn, 0, n)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := pool.Acquire(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, c := range conns {
+		c.Release()
 	}
 }

@@ -104,6 +104,9 @@ func (x *expander) walk(v any, path, flavor string) (any, bool) {
 		// A step or an action naming its own target takes that target's
 		// flavour for what it holds.
 		if tn, ok := v["target"].(string); ok {
+			if s, ok := x.subst(tn, path+".target").(string); ok {
+				tn = s
+			}
 			if t, ok := x.targets[tn]; ok && t.Flavor != "" {
 				flavor = t.Flavor
 			}

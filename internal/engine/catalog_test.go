@@ -38,6 +38,26 @@ var catalogShrink = map[string]any{
 	"vars.read_replica.trades":                  2000,
 }
 
+// ivmScenarios share one small TPC-H data set, loaded once.
+var ivmScenarios = []string{"ivm_tpch_none", "ivm_tpch_q01_refresh", "ivm_tpch_q09_refresh",
+	"ivm_tpch_q01_pg_ivm", "ivm_tpch_q09_pg_ivm", "ivm_tpch_q01_native", "ivm_tpch_q09_native"}
+
+func init() {
+	for _, n := range ivmScenarios {
+		catalogShrink["vars."+n+".sf"] = 0.01
+		catalogShrink["vars."+n+".schema"] = "pbenchd_tpch_ci"
+	}
+}
+
+// setupFailures are the scenarios that must refuse plain PostgreSQL at
+// setup, and what their error must say.
+var setupFailures = map[string]string{
+	"ivm_tpch_q01_pg_ivm": "needs the pg_ivm extension",
+	"ivm_tpch_q09_pg_ivm": "needs the pg_ivm extension",
+	"ivm_tpch_q01_native": "native strategy needs a target that maintains materialized views itself",
+	"ivm_tpch_q09_native": "native strategy needs a target that maintains materialized views itself",
+}
+
 // loadCatalog loads the real configuration (the embedded default and every
 // built-in scenario) against the test server, with short phases.
 func loadCatalog(t *testing.T, dsn string, set map[string]any) *config.Config {
@@ -192,6 +212,13 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("catalog has %d scenarios, want at least 16", n)
 	}
 	c := pgtest.Connect(t)
+	// The TPC-H data outlives the IVM scenarios by design (it is loaded
+	// once and reused): load it before the first snapshot.
+	loadCtx, cancelLoad := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelLoad()
+	if err := New(cfg, metrics.New(prometheus.NewRegistry()), quiet).Load(loadCtx, cfg.Scenario("ivm_tpch_none")); err != nil {
+		t.Fatalf("loading TPC-H data: %v", err)
+	}
 	for _, sc := range cfg.Catalog {
 		tc := cfg.Targets[sc.Target]
 		if tc.Kind != "postgres" || tc.Flavor != "postgres" {
@@ -207,6 +234,13 @@ func TestCatalog(t *testing.T) {
 			start := time.Now()
 			it := e.Iterate(ctx, sc, Stage{Setup: true, Teardown: true})
 			t.Logf("%s: %s in %v", sc.Name, it.Result, time.Since(start).Round(time.Millisecond))
+			if want, refuses := setupFailures[sc.Name]; refuses {
+				if it.Result != Error || it.Err == nil || !strings.Contains(it.Err.Error(), want) {
+					t.Errorf("result %s (%v), want an error at setup saying %q", it.Result, it.Err, want)
+				}
+				checkRestored(t, before)
+				return
+			}
 			ok := it.Result == Pass || it.Result == Fail
 			if !ok {
 				t.Errorf("result %s (%v), want pass or fail", it.Result, it.Err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/target"
 )
 
 // ProbeInterval is how often the daemon checks that its targets answer.
@@ -174,13 +175,24 @@ func (d *Daemon) probe(ctx context.Context) {
 	for {
 		eng := d.Engine()
 		for name, tc := range eng.Config().Targets {
-			if tc.Kind != "postgres" || !eng.Config().Uses(name) {
+			if !eng.Config().Uses(name) {
 				continue
 			}
-			if pg, err := eng.Targets().Postgres(name); err == nil {
-				if err := pg.Ping(ctx); err != nil && ctx.Err() == nil {
-					d.log.Debug("target probe failed", "target", name, "err", err)
+			var err error
+			switch tc.Kind {
+			case "postgres":
+				var pg *target.Postgres
+				if pg, err = eng.Targets().Postgres(name); err == nil {
+					err = pg.Ping(ctx)
 				}
+			case "kafka":
+				var k *target.Kafka
+				if k, err = eng.Targets().Kafka(name, d.log); err == nil {
+					err = k.Ping(ctx)
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				d.log.Debug("target probe failed", "target", name, "err", err)
 			}
 		}
 		select {

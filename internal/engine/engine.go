@@ -84,6 +84,9 @@ type Iteration struct {
 	Sweeps []Sweep
 	// Checks are the results of the scenario's checks.
 	Checks []CheckResult
+	// TeardownErr says why teardown failed; the next setup may then find
+	// leftovers, and server settings may not be restored.
+	TeardownErr error
 	// Stopped is true when a stop signal cut the iteration short; its
 	// results are incomplete and are not exported.
 	Stopped bool
@@ -119,6 +122,8 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 	}
 	if st.Teardown {
 		if terr := e.Teardown(sc); terr != nil {
+			it.TeardownErr = terr
+			e.m.TeardownFailures.WithLabelValues(sc.Name).Inc()
 			log.Warn("teardown failed", "err", terr)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 
 	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
 )
 
@@ -19,6 +20,9 @@ func Summary(w io.Writer, it *Iteration) {
 	fmt.Fprintf(w, "\nscenario %s: %s (%s)\n", it.Scenario, strings.ToUpper(it.Result), it.End.Sub(it.Start).Round(time.Millisecond))
 	if it.Err != nil {
 		fmt.Fprintf(w, "  error: %v\n", it.Err)
+	}
+	if it.TeardownErr != nil {
+		fmt.Fprintf(w, "  teardown failed: %v\n", it.TeardownErr)
 	}
 	for _, c := range it.Checks {
 		switch {
@@ -44,7 +48,7 @@ func Summary(w io.Writer, it *Iteration) {
 		st.AppendHeader(table.Row{"concurrency", "calls", "qps", "p50", "p95", "p99", "max", "errors"})
 		for _, s := range sw.Steps {
 			r := s.Result
-			st.AppendRow(table.Row{s.Concurrency, r.Calls, fmt.Sprintf("%.1f", r.QPS), fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max), r.Failed})
+			st.AppendRow(table.Row{s.Concurrency, r.Calls, fmt.Sprintf("%.1f", r.QPS), fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max), errorText(r)})
 		}
 		st.Render()
 	}
@@ -65,20 +69,25 @@ func Summary(w io.Writer, it *Iteration) {
 		if !it.Reported[r.Action] {
 			vs = append(vs, "(not reported)")
 		}
-		errs := fmt.Sprint(r.Failed)
-		if len(r.ErrorClasses) > 0 {
-			var cs []string
-			for c, n := range r.ErrorClasses {
-				cs = append(cs, fmt.Sprintf("%s=%d", c, n))
-			}
-			sort.Strings(cs)
-			errs += " (" + strings.Join(cs, " ") + ")"
-		}
 		t.AppendRow(table.Row{r.Action, r.Calls, fmt.Sprintf("%.1f", r.QPS),
 			fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max),
-			errs, r.Dropped, strings.Join(vs, "\n")})
+			errorText(r), r.Dropped, strings.Join(vs, "\n")})
 	}
 	t.Render()
+}
+
+// errorText is the count of failed calls with their classes.
+func errorText(r metrics.Result) string {
+	errs := fmt.Sprint(r.Failed)
+	if len(r.ErrorClasses) > 0 {
+		var cs []string
+		for c, n := range r.ErrorClasses {
+			cs = append(cs, fmt.Sprintf("%s=%d", c, n))
+		}
+		sort.Strings(cs)
+		errs += " (" + strings.Join(cs, " ") + ")"
+	}
+	return errs
 }
 
 func fmtDur(d time.Duration) string {
@@ -119,8 +128,12 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 			d = cfg.Run.Duration
 		}
 		fmt.Fprintf(w, "  phase %s: %s", sc.PhaseName(i), d)
-		if ph.Load.Warmup.D > 0 {
-			fmt.Fprintf(w, " (warm-up %s)", ph.Load.Warmup)
+		warmup := ph.Load.Warmup
+		if cfg.Run.Warmup != nil {
+			warmup = *cfg.Run.Warmup
+		}
+		if warmup.D > 0 && warmup.D < d.D {
+			fmt.Fprintf(w, " (warm-up %s)", warmup)
 		}
 		fmt.Fprintln(w)
 		for _, a := range ph.Load.Actions {

@@ -53,7 +53,7 @@ func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name strin
 			return out, ctx.Err()
 		}
 		run, err := kind.Build(ctx, a.Kinds[a.Kind], action.Env{
-			Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Slots: n, Log: log,
+			Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Slots: n, Log: log, Metrics: e.m,
 		})
 		if err != nil {
 			return out, fmt.Errorf("action %s at concurrency %d: %w", a.Name, n, err)

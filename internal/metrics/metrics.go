@@ -53,6 +53,7 @@ type Metrics struct {
 	LastIteration     *prometheus.GaugeVec   // scenario
 	IterationDuration *prometheus.GaugeVec   // scenario
 	PhaseActive       *prometheus.GaugeVec   // scenario, phase
+	TeardownFailures  *prometheus.CounterVec // scenario
 	TargetUp          *prometheus.GaugeVec   // target
 
 	SweepQPS     *prometheus.GaugeVec // scenario, action, step
@@ -125,6 +126,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		LastIteration:     gauge("last_iteration_timestamp_seconds", "When the last iteration of the scenario finished.", "scenario"),
 		IterationDuration: gauge("iteration_duration_seconds", "Wall time of the last iteration of the scenario.", "scenario"),
 		PhaseActive:       gauge("phase_active", "1 while the phase runs.", "scenario", "phase"),
+		TeardownFailures:  counter("teardown_failures_total", "Teardowns that failed: leftovers may remain and settings may not be restored.", "scenario"),
 		TargetUp:          gauge("target_up", "1 if the target answered its last probe or call, else 0.", "target"),
 
 		SweepQPS:     gauge("sweep_qps", "Successful calls per second at one step (concurrency) of the last sweep.", "scenario", "action", "step"),
@@ -148,7 +150,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.Calls, m.Errors, m.Retries, m.Dropped, m.Inflight, m.InflightMax,
 		m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio, m.ResultCalls, m.ResultDropped,
 		m.GuaranteeQPSMin, m.GuaranteeLatencyMax, m.GuaranteeSlopeMax, m.GuaranteeErrorRatioMax, m.GuaranteeOK,
-		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TargetUp,
+		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TeardownFailures, m.TargetUp,
 		m.SweepQPS, m.SweepLatency,
 		m.FreshnessLag, m.ViewMismatch, m.LoaderRows,
 		m.KafkaE2E, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign,
@@ -181,6 +183,7 @@ func (m *Metrics) InitScenario(scenario string) {
 	for _, r := range []string{"pass", "fail", "error"} {
 		m.Iterations.WithLabelValues(scenario, r)
 	}
+	m.TeardownFailures.WithLabelValues(scenario)
 }
 
 // ForgetGuarantees deletes the published guarantees and verdicts of a
