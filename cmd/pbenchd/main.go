@@ -45,6 +45,8 @@ Usage:
   pbenchd list    [flags]   list the scenario catalog
   pbenchd load    --scenario NAME [--shard i/N] [flags]
                             run only the data load of a scenario
+  pbenchd report ivm [--from URL|FILE] [--format table|markdown|csv]
+                            the TPC-H IVM evaluation from the last results
   pbenchd version           print the version
 
 Run 'pbenchd COMMAND --help' for the flags of a command.
@@ -69,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
+	case "report":
+		return runReport(rest, stdout, stderr)
 	case "run", "once", "check", "list", "load":
 	default:
 		fmt.Fprintf(stderr, "pbenchd: unknown command %q\n\n%s", cmd, usage)
@@ -90,7 +94,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
 	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
-	var loadScenario, shardText *string
+	var loadScenario, shardText, resultsFile *string
+	if cmd == "once" {
+		resultsFile = fs.String("results-file", "", "also write the results as JSON to this file (for 'pbenchd report')")
+	}
 	if cmd == "load" {
 		loadScenario = fs.String("scenario", "", "the scenario whose load and tpch setup steps run")
 		shardText = fs.String("shard", "0/1", "load only this instance's share: i/N, i from 0")
@@ -176,12 +183,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "once" {
 		eng := engine.New(cfg, m, log)
 		failed := false
-		engine.Once(ctx, eng, func(it *engine.Iteration) {
+		its := engine.Once(ctx, eng, func(it *engine.Iteration) {
 			engine.Summary(stdout, it)
 			// A stopped iteration says nothing either way; one that
 			// finished before the stop still counts.
 			failed = failed || (it.Result != engine.Pass && !it.Stopped)
 		})
+		if *resultsFile != "" {
+			if err := writeResults(*resultsFile, its); err != nil {
+				log.Error("cannot write the results file", "file", *resultsFile, "err", err)
+				return exitRuntime
+			}
+		}
 		if failed {
 			return exitFailed
 		}
