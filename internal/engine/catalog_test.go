@@ -47,6 +47,9 @@ func init() {
 		catalogShrink["vars."+n+".sf"] = 0.01
 		catalogShrink["vars."+n+".schema"] = "pbenchd_tpch_ci"
 	}
+	// In a 2 s phase the refresher must run more than once for a probe's
+	// marker to show.
+	catalogShrink["vars.ivm_tpch_q01_refresh.refresh_every"] = "4/s"
 }
 
 // setupFailures are the scenarios that must refuse plain PostgreSQL at
@@ -159,7 +162,7 @@ func queryStrings(t *testing.T, c *pgx.Conn, q string) []string {
 // after pg_reload_conf() returns, so settings get a moment to settle.
 func checkRestored(t *testing.T, before serverState) {
 	t.Helper()
-	c := pgtest.Connect(t)
+	c := pgtest.ConnectTo(t, catalogDSN(t))
 	var after serverState
 	for deadline := time.Now().Add(3 * time.Second); ; {
 		after = snapshot(t, c)
@@ -168,7 +171,7 @@ func checkRestored(t *testing.T, before serverState) {
 		}
 		time.Sleep(100 * time.Millisecond)
 		// A new connection: SHOW in an idle session can lag a reload.
-		c = pgtest.Connect(t)
+		c = pgtest.ConnectTo(t, catalogDSN(t))
 	}
 	var left []string
 	for _, o := range after.objects {
@@ -184,6 +187,14 @@ func checkRestored(t *testing.T, before serverState) {
 	}
 }
 
+// catalogDSN is the database the built-in scenarios run in: one of their
+// own, so that the objects other tests create meanwhile in the test
+// database do not look like leftovers.
+func catalogDSN(t *testing.T) string {
+	t.Helper()
+	return pgtest.Database(t, "pbenchd_catalog")
+}
+
 // lockCatalog serializes the tests that run built-in scenarios across test
 // processes: the scenarios use fixed object names, roles and server
 // settings, so two `go test` runs against one server at once would drop each
@@ -191,7 +202,7 @@ func checkRestored(t *testing.T, before serverState) {
 // the test ends.
 func lockCatalog(t *testing.T) {
 	t.Helper()
-	c := pgtest.Connect(t)
+	c := pgtest.ConnectTo(t, catalogDSN(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := c.Exec(ctx, "SELECT pg_advisory_lock(hashtext('pbenchd built-in scenarios'))"); err != nil {
@@ -207,11 +218,12 @@ func lockCatalog(t *testing.T) {
 // they were.
 func TestCatalog(t *testing.T) {
 	lockCatalog(t)
-	cfg := loadCatalog(t, pgtest.DSN(), nil)
+	dsn := catalogDSN(t)
+	cfg := loadCatalog(t, dsn, nil)
 	if n := len(cfg.Catalog); n < 16 {
 		t.Fatalf("catalog has %d scenarios, want at least 16", n)
 	}
-	c := pgtest.Connect(t)
+	c := pgtest.ConnectTo(t, catalogDSN(t))
 	// The TPC-H data outlives the IVM scenarios by design (it is loaded
 	// once and reused): load it before the first snapshot.
 	loadCtx, cancelLoad := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -276,8 +288,7 @@ func TestCatalog(t *testing.T) {
 // dsnWithAppName returns the test DSN with an application_name of its own,
 // so that the test can kill exactly its own connections and no other
 // test's.
-func dsnWithAppName(name string) string {
-	dsn := pgtest.DSN()
+func dsnWithAppName(dsn, name string) string {
 	switch {
 	case !strings.Contains(dsn, "://"):
 		return dsn + " application_name=" + name
@@ -319,7 +330,7 @@ func waitIteration(t *testing.T, done <-chan *Iteration, within time.Duration) *
 func showSetting(t *testing.T, name string) string {
 	t.Helper()
 	var v string
-	if err := pgtest.Connect(t).QueryRow(context.Background(), "SHOW "+name).Scan(&v); err != nil {
+	if err := pgtest.ConnectTo(t, catalogDSN(t)).QueryRow(context.Background(), "SHOW "+name).Scan(&v); err != nil {
 		t.Fatalf("SHOW %s: %v", name, err)
 	}
 	return v
@@ -333,12 +344,12 @@ func showSetting(t *testing.T, name string) string {
 func TestTeardownAfterConnectionsKilled(t *testing.T) {
 	lockCatalog(t)
 	app := fmt.Sprintf("pbenchd_killtest_%d", os.Getpid())
-	cfg := loadCatalog(t, dsnWithAppName(app), map[string]any{"run.duration": "5s"})
+	cfg := loadCatalog(t, dsnWithAppName(catalogDSN(t), app), map[string]any{"run.duration": "5s"})
 	sc := cfg.Scenario("statement_logging")
 	if sc == nil {
 		t.Fatal("no statement_logging scenario in the catalog")
 	}
-	c := pgtest.Connect(t)
+	c := pgtest.ConnectTo(t, catalogDSN(t))
 	before := snapshot(t, c)
 	m := metrics.New(prometheus.NewRegistry())
 	e := New(cfg, m, quiet)
@@ -388,12 +399,12 @@ func TestTeardownAfterConnectionsKilled(t *testing.T) {
 // an error, and teardown still resets the setting the phase kept changing.
 func TestTeardownAfterStop(t *testing.T) {
 	lockCatalog(t)
-	cfg := loadCatalog(t, pgtest.DSN(), map[string]any{"run.duration": "30s"})
+	cfg := loadCatalog(t, catalogDSN(t), map[string]any{"run.duration": "30s"})
 	sc := cfg.Scenario("flag_update")
 	if sc == nil {
 		t.Fatal("no flag_update scenario in the catalog")
 	}
-	before := snapshot(t, pgtest.Connect(t))
+	before := snapshot(t, pgtest.ConnectTo(t, catalogDSN(t)))
 	m := metrics.New(prometheus.NewRegistry())
 	e := New(cfg, m, quiet)
 	ctx, cancel := context.WithCancel(context.Background())
