@@ -122,7 +122,7 @@ func TestDirectives(t *testing.T) {
 		{"Type", "notify"},
 		{"NotifyAccess", "main"},
 		{"WatchdogSec", "60s"},
-		{"ExecStart", binary + " run --config /etc/pbenchd/pbenchd.yaml $PBENCHD_ARGS"},
+		{"ExecStart", binary + " run --config /etc/pbenchd/pbenchd.yaml --results.file /var/lib/pbenchd/results.jsonl $PBENCHD_ARGS"},
 		{"ExecReload", "/bin/kill -HUP $MAINPID"},
 		{"EnvironmentFile", "-/etc/default/pbenchd"},
 		{"Restart", "on-failure"},

@@ -84,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	files := fs.StringArray("config", nil, "config file, merged over the built-in default (repeatable, in order)")
 	fs.String("web.listen-address", config.DefaultListenAddress, "address to serve /metrics on")
 	fs.String("web.config.file", "", "exporter-toolkit web config file (TLS, basic auth)")
+	fs.Bool("web.enable-lifecycle", false, "allow POST /-/reload (SIGHUP always reloads)")
 	fs.String("log.level", "info", "debug, info, warn or error")
 	fs.String("log.format", "logfmt", "logfmt or json")
 	fs.StringSlice("scenarios", nil, "scenarios to run, in order (default: the config's run.scenarios)")
@@ -94,9 +95,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
 	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
-	var loadScenario, shardText, resultsFile *string
+	var loadScenario, shardText, resultsFile, baselineFile *string
 	if cmd == "once" {
-		resultsFile = fs.String("results-file", "", "also write the results as JSON to this file (for 'pbenchd report')")
+		resultsFile = fs.String("results", "", "write the results as JSON to this file (for --baseline and 'pbenchd report')")
+		baselineFile = fs.String("baseline", "", "compare with the results of an earlier run; exit 1 on a regression")
+	}
+	if cmd == "run" {
+		fs.String("results.file", "", "append every iteration's results as a JSON line to this file")
 	}
 	if cmd == "load" {
 		loadScenario = fs.String("scenario", "", "the scenario whose load and tpch setup steps run")
@@ -189,11 +194,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 			// finished before the stop still counts.
 			failed = failed || (it.Result != engine.Pass && !it.Stopped)
 		})
+		results := engine.NewResults(its)
 		if *resultsFile != "" {
-			if err := writeResults(*resultsFile, its); err != nil {
+			if err := results.WriteFile(*resultsFile); err != nil {
 				log.Error("cannot write the results file", "file", *resultsFile, "err", err)
 				return exitRuntime
 			}
+		}
+		if *baselineFile != "" {
+			regressed, err := compareBaseline(stdout, cfg, results, *baselineFile)
+			if err != nil {
+				fmt.Fprintf(stderr, "pbenchd once: --baseline: %v\n", err)
+				return exitUsage
+			}
+			failed = failed || regressed
 		}
 		if failed {
 			return exitFailed
@@ -202,7 +216,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	d := engine.NewDaemon(cfg, load, m, log)
-	addr, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.Web.ConfigFile, server.Handler(reg, d, metrics.Version), log)
+	if cfg.Results.File != "" {
+		rl, err := engine.OpenResultsLog(cfg.Results.File)
+		if err != nil {
+			log.Error("cannot open the results file", "file", cfg.Results.File, "err", err)
+			return exitRuntime
+		}
+		defer rl.Close()
+		d.OnIteration = func(it *engine.Iteration) {
+			if it.Stopped {
+				return
+			}
+			if err := rl.Append(it); err != nil {
+				log.Error("cannot append to the results file", "file", cfg.Results.File, "err", err)
+			}
+		}
+	}
+	addr, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.Web.ConfigFile, server.Handler(reg, d, metrics.Version, cfg.Web.EnableLifecycle), log)
 	if err != nil {
 		log.Error("cannot serve HTTP", "address", cfg.Web.ListenAddress, "err", err)
 		return exitRuntime
@@ -233,6 +263,10 @@ func flagKey(f *pflag.Flag) string {
 		return "web.listen_address"
 	case "web.config.file":
 		return "web.config_file"
+	case "web.enable-lifecycle":
+		return "web.enable_lifecycle"
+	case "results.file":
+		return "results.file"
 	case "log.level", "log.format":
 		return f.Name
 	case "scenarios", "exclude", "duration", "warmup", "pause", "iterations":

@@ -23,7 +23,7 @@ func TestReload(t *testing.T) {
 	pgConn(t) // fail early, and clearly, if PostgreSQL is down
 	path := writeConfig(t, "reload.yaml", reloadConfig{Scenario: "e2e_reload_a", Pause: "0s"})
 	// No --scenarios or --pause: flags would override the file.
-	d := startDaemon(t, testDSN(), "--config", path, "--duration", "1s", "--warmup", "0s")
+	d := startDaemon(t, testDSN(), "--config", path, "--duration", "1s", "--warmup", "0s", "--web.enable-lifecycle")
 
 	passes := func(f families, scenario string) float64 {
 		v, _ := f.value("pbenchd_iterations_total", labels("scenario", scenario, "result", "pass"))

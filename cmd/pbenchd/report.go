@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/pflag"
 
+	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
 )
 
@@ -74,9 +75,8 @@ func anyIVM(rep engine.IVMReport) bool {
 	return false
 }
 
-// readResults reads a results map from a daemon's API or a file.
+// readResults reads results from a daemon's API or a file.
 func readResults(from string) (map[string]engine.IterationJSON, error) {
-	var body io.Reader
 	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
 		c := &http.Client{Timeout: 10 * time.Second}
 		resp, err := c.Get(strings.TrimSuffix(from, "/") + "/api/v1/results")
@@ -87,33 +87,62 @@ func readResults(from string) (map[string]engine.IterationJSON, error) {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("reading results from %s: %s", from, resp.Status)
 		}
-		body = resp.Body
-	} else {
-		f, err := os.Open(from)
-		if err != nil {
-			return nil, fmt.Errorf("reading results: %w", err)
-		}
-		defer f.Close()
-		body = f
+		r, err := engine.ReadResults(resp.Body, from)
+		return r.Results, err
 	}
-	var out map[string]engine.IterationJSON
-	if err := json.NewDecoder(body).Decode(&out); err != nil {
-		return nil, fmt.Errorf("%s: not pbenchd results: %w", from, err)
+	f, err := os.Open(from)
+	if err != nil {
+		return nil, fmt.Errorf("reading results: %w", err)
 	}
-	return out, nil
+	defer f.Close()
+	r, err := engine.ReadResults(f, from)
+	return r.Results, err
 }
 
-// writeResults saves iterations as the API shows them, for report.
-func writeResults(path string, its []*engine.Iteration) error {
-	out := map[string]engine.IterationJSON{}
-	for _, it := range its {
-		if !it.Stopped {
-			out[it.Scenario] = it.JSON()
-		}
-	}
-	b, err := json.MarshalIndent(out, "", "  ")
+// compareBaseline prints this run against a baseline file and reports
+// whether any stat regressed.
+func compareBaseline(w io.Writer, cfg *config.Config, this engine.Results, path string) (bool, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	defer f.Close()
+	base, err := engine.ReadResults(f, path)
+	if err != nil {
+		return false, err
+	}
+	cmp := engine.CompareBaseline(cfg, this, base)
+	if len(cmp) == 0 {
+		fmt.Fprintf(w, "\nbaseline %s (%s): no action in common with this run\n", path, base.Build.Version)
+		return false, nil
+	}
+	fmt.Fprintf(w, "\nregression check: this build %s against baseline %s (%s)\n", this.Build.Version, path, base.Build.Version)
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"scenario", "action", "stat", "this", "baseline", "ratio", "limit", "verdict"})
+	regressed := false
+	for _, c := range cmp {
+		verdict, limit := "ok", "-"
+		switch {
+		case c.Regressed:
+			verdict, regressed = "REGRESSION", true
+		case c.Threshold == 0:
+			verdict = "not gated"
+		}
+		if c.Threshold > 0 {
+			limit = fmt.Sprintf("×%.2f", c.Threshold)
+		}
+		t.AppendRow(table.Row{c.Scenario, c.Action, c.Stat, statText(c.Stat, c.This), statText(c.Stat, c.Baseline),
+			fmt.Sprintf("×%.2f", c.Ratio), limit, verdict})
+	}
+	t.Render()
+	return regressed, nil
+}
+
+func statText(stat string, v float64) string {
+	if stat == "qps" {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return engine.FormatSeconds(v)
 }

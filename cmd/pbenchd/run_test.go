@@ -176,22 +176,30 @@ func TestRunMetrics(t *testing.T) {
 	if code != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 		t.Fatalf("GET /api/v1/results: %d, Content-Type %q", code, h.Get("Content-Type"))
 	}
-	var results map[string]struct {
-		Scenario string
-		Result   string
-		Actions  []struct {
-			Action   string
-			Reported bool
-			Calls    int64
-			QPS      float64 `json:"qps"`
-			P99      float64 `json:"p99"`
-		}
-		Verdicts []json.RawMessage
+	var doc struct {
+		Build struct {
+			Version string `json:"version"`
+		} `json:"build"`
+		Results map[string]struct {
+			Scenario string
+			Result   string
+			Actions  []struct {
+				Action   string
+				Reported bool
+				Calls    int64
+				QPS      float64 `json:"qps"`
+				P99      float64 `json:"p99"`
+			}
+			Verdicts []json.RawMessage
+		} `json:"results"`
 	}
-	if err := json.Unmarshal(body, &results); err != nil {
+	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("GET /api/v1/results: %v\n%s", err, body)
 	}
-	r, ok := results["pool_read"]
+	if doc.Build.Version != testVersion {
+		t.Errorf("/api/v1/results build version %q, want %q", doc.Build.Version, testVersion)
+	}
+	r, ok := doc.Results["pool_read"]
 	switch {
 	case !ok:
 		t.Errorf("/api/v1/results has no pool_read:\n%s", body)

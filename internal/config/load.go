@@ -236,7 +236,7 @@ func Load(o Options) (*Config, error) {
 // envRoots are the top-level keys the environment may set. Other
 // PBENCHD_ variables (PBENCHD_ARGS for the systemd unit, PBENCHD_TEST_DSN
 // for tests) belong to other tools and are left alone.
-var envRoots = map[string]bool{"targets": true, "run": true, "web": true, "log": true, "vars": true, "scenario_files": true}
+var envRoots = map[string]bool{"targets": true, "run": true, "web": true, "log": true, "vars": true, "scenario_files": true, "results": true}
 
 // envKey maps PBENCHD_RUN__PAUSE to run.pause.
 func envKey(k, v string) (string, any) {

@@ -17,6 +17,8 @@ type Config struct {
 	Web Web `koanf:"web"`
 	// Log configures logging.
 	Log Log `koanf:"log"`
+	// Results configures the results log.
+	Results Results `koanf:"results"`
 	// ScenarioFiles are glob patterns of scenario YAML files, one scenario a
 	// file, read in addition to the built-in catalog. Relative patterns are
 	// resolved against the directory of the config file that named them.
@@ -135,6 +137,17 @@ type Web struct {
 	ListenAddress string `koanf:"listen_address"`
 	// ConfigFile is an exporter-toolkit web config (TLS, basic auth).
 	ConfigFile string `koanf:"config_file"`
+	// EnableLifecycle allows POST /-/reload (as Prometheus's
+	// --web.enable-lifecycle does); SIGHUP always reloads.
+	EnableLifecycle bool `koanf:"enable_lifecycle"`
+}
+
+// Results configures where iteration results are kept.
+type Results struct {
+	// File, when set, gets every finished iteration appended as one JSON
+	// line (synced to disk), so history survives restarts without
+	// Prometheus.
+	File string `koanf:"file"`
 }
 
 // Log configures the logger.
@@ -159,6 +172,10 @@ type Scenario struct {
 	Phases []Phase `koanf:"phases"`
 	// Guarantees are the limits per action that an iteration must meet.
 	Guarantees map[string]Guarantee `koanf:"guarantees"`
+	// Regression overrides, per action, the factors by which a run may be
+	// worse than a baseline (`pbenchd once --baseline`) before it is a
+	// regression: {action: {p99: 1.5}}; 0 turns a stat's check off.
+	Regression map[string]map[string]float64 `koanf:"regression"`
 	// Checks compare results after the phases of every iteration; a
 	// mismatch fails the iteration.
 	Checks []Check `koanf:"checks"`

@@ -26,6 +26,9 @@ const (
 	maxInflightCeiling     = 10000
 )
 
+// regressionStats are the stats a regression threshold may name.
+var regressionStats = []string{"avg", "max", "p50", "p95", "p99", "qps"}
+
 // TargetKinds are the kinds of system under test pbenchd can drive.
 var TargetKinds = []string{"kafka", "postgres"}
 
@@ -468,6 +471,22 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		}
 		if ch.Target != "" {
 			checkTarget(ck+".target", ch.Target)
+		}
+	}
+	for _, an := range sortedKeys(sc.Regression) {
+		rk := "regression." + an
+		if sc.Action(an) == nil {
+			bad(rk, "%q is not an action of this scenario (%s)", an, strings.Join(sc.ActionNames(), ", "))
+			continue
+		}
+		for _, stat := range sortedKeys(sc.Regression[an]) {
+			v := sc.Regression[an][stat]
+			switch {
+			case !slices.Contains(regressionStats, stat):
+				bad(rk+"."+stat, "%q is not one of %s", stat, strings.Join(regressionStats, ", "))
+			case v != 0 && v < 1:
+				bad(rk+"."+stat, "%v must be at least 1 (a factor), or 0 to turn the check off", v)
+			}
 		}
 	}
 	for _, an := range sortedKeys(sc.Guarantees) {

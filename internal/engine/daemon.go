@@ -232,13 +232,13 @@ func Once(ctx context.Context, eng *Engine, each func(*Iteration)) []*Iteration 
 	return out
 }
 
-// Results returns the last iteration of every scenario, by name.
+// Results returns the last iteration of every scenario.
 func (d *Daemon) Results() any {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	out := map[string]IterationJSON{}
+	out := Results{Build: ThisBuild(), Results: map[string]IterationJSON{}}
 	for n, it := range d.last {
-		out[n] = it.JSON()
+		out.Results[n] = it.JSON()
 	}
 	return out
 }

@@ -199,6 +199,9 @@ func toRow(s []string) table.Row {
 	return r
 }
 
+// FormatSeconds shows a duration in seconds with a unit that suits it.
+func FormatSeconds(v float64) string { return fmtSeconds(&v) }
+
 // fmtSeconds shows a duration in seconds with a unit that suits it.
 func fmtSeconds(v *float64) string {
 	switch {

@@ -28,8 +28,8 @@ type Backend interface {
 	Results() any
 }
 
-// Handler routes pbenchd's endpoints.
-func Handler(reg *prometheus.Registry, b Backend, version string) http.Handler {
+// Handler routes pbenchd's endpoints. lifecycle enables POST /-/reload.
+func Handler(reg *prometheus.Registry, b Backend, version string, lifecycle bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry:          reg,
@@ -49,6 +49,10 @@ func Handler(reg *prometheus.Registry, b Backend, version string) http.Handler {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut {
 			w.Header().Set("Allow", "POST, PUT")
 			http.Error(w, "Use POST or PUT to reload.", http.StatusMethodNotAllowed)
+			return
+		}
+		if !lifecycle {
+			http.Error(w, "Lifecycle API is not enabled: start pbenchd with --web.enable-lifecycle, or send SIGHUP.", http.StatusForbidden)
 			return
 		}
 		if err := b.Reload(); err != nil {

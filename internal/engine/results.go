@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/guarantee"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+)
+
+// Build identifies the pbenchd that measured a result.
+type Build struct {
+	Version   string `json:"version"`
+	Revision  string `json:"revision"`
+	GoVersion string `json:"goversion"`
+}
+
+// ThisBuild is the running binary's build.
+func ThisBuild() Build {
+	return Build{Version: metrics.Version, Revision: metrics.Revision(), GoVersion: runtime.Version()}
+}
+
+// Results is the last iteration of every scenario, as /api/v1/results and
+// `pbenchd once --results FILE` give it, and as --baseline reads it.
+type Results struct {
+	Build   Build                    `json:"build"`
+	Results map[string]IterationJSON `json:"results"`
+}
+
+// NewResults collects iterations (the stopped ones left out).
+func NewResults(its []*Iteration) Results {
+	r := Results{Build: ThisBuild(), Results: map[string]IterationJSON{}}
+	for _, it := range its {
+		if !it.Stopped {
+			r.Results[it.Scenario] = it.JSON()
+		}
+	}
+	return r
+}
+
+// WriteFile saves the results as indented JSON.
+func (r Results) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadResults reads results written by WriteFile or served by the API.
+func ReadResults(rd io.Reader, name string) (Results, error) {
+	var r Results
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return r, fmt.Errorf("%s: not pbenchd results: %w", name, err)
+	}
+	if r.Results == nil {
+		return r, fmt.Errorf("%s: not pbenchd results: no \"results\" key", name)
+	}
+	return r, nil
+}
+
+// stats turns results into the statistics regression checks compare:
+// reported actions of iterations that were not errors.
+func (r Results) stats() map[string]map[string]guarantee.Stats {
+	out := map[string]map[string]guarantee.Stats{}
+	for sc, it := range r.Results {
+		if it.Result == Error {
+			continue
+		}
+		for _, a := range it.Actions {
+			if !a.Reported {
+				continue
+			}
+			if out[sc] == nil {
+				out[sc] = map[string]guarantee.Stats{}
+			}
+			out[sc][a.Action] = guarantee.Stats{QPS: a.QPS, P50: a.P50, P95: a.P95, P99: a.P99, Max: a.Max, Avg: a.Avg}
+		}
+	}
+	return out
+}
+
+// CompareBaseline compares this run with a baseline run, with each
+// action's thresholds: the defaults, then the scenario's `regression`
+// overrides.
+func CompareBaseline(cfg *config.Config, this, base Results) []guarantee.Comparison {
+	return guarantee.Compare(this.stats(), base.stats(), func(scenario, action string) guarantee.Thresholds {
+		th := guarantee.DefaultThresholds()
+		if sc := cfg.Scenario(scenario); sc != nil {
+			for stat, v := range sc.Regression[action] {
+				th[stat] = v
+			}
+		}
+		return th
+	})
+}
+
+// ResultsLog appends every finished iteration as one JSON line to a file,
+// synced to disk, so that history survives restarts without Prometheus.
+type ResultsLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// OpenResultsLog opens (or creates) the log for appending.
+func OpenResultsLog(path string) (*ResultsLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &ResultsLog{f: f}, nil
+}
+
+// Append writes one iteration with the build that measured it.
+func (l *ResultsLog) Append(it *Iteration) error {
+	line := struct {
+		Build Build `json:"build"`
+		IterationJSON
+	}{ThisBuild(), it.JSON()}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.f.Write(append(b, '\n')); err != nil {
+		return err
+	}
+	return l.f.Sync()
+}
+
+// Close closes the log.
+func (l *ResultsLog) Close() error { return l.f.Close() }
