@@ -68,6 +68,32 @@ func TestChecks(t *testing.T) {
 	}
 }
 
+// TestCheckCorruptedRow: a view kept as a table (as pg_ivm keeps its
+// views) with one row deliberately changed is reported as a mismatch that
+// names the row on both sides.
+func TestCheckCorruptedRow(t *testing.T) {
+	c := pgtest.Connect(t)
+	tbl, view := pgtest.Name("pbenchd_corrupt"), pgtest.Name("pbenchd_corrupt_view")
+	pgtest.Exec(t, c, "CREATE TABLE "+tbl+" (g text, v numeric(12,2))")
+	pgtest.Exec(t, c, "INSERT INTO "+tbl+" SELECT chr(97 + g % 5), g FROM generate_series(1, 1000) g")
+	pgtest.Exec(t, c, "CREATE TABLE "+view+" AS SELECT g, sum(v) AS s FROM "+tbl+" GROUP BY g")
+	pgtest.Exec(t, c, "UPDATE "+view+" SET s = s + 0.01 WHERE g = 'c'")
+	t.Cleanup(func() { pgtest.Exec(t, pgtest.Connect(t), "DROP TABLE IF EXISTS "+view+", "+tbl) })
+
+	cfg := &config.Config{Targets: map[string]config.Target{"pg": {Kind: "postgres", DSN: pgtest.DSN()}}}
+	m := metrics.New(prometheus.NewRegistry())
+	sc := &config.Scenario{Name: "corrupt", Target: "pg"}
+	r := New(cfg, m, quiet).check(context.Background(), sc, config.Check{
+		Name: "v", Expect: "SELECT g, sum(v) FROM " + tbl + " GROUP BY g", Actual: "SELECT g, s FROM " + view,
+	})
+	if r.Err != nil || r.Match || r.Rows != 5 {
+		t.Fatalf("check: match %v, rows %d, err %v; want a mismatch over 5 rows", r.Match, r.Rows, r.Err)
+	}
+	if len(r.Missing) != 1 || r.Missing[0] != `("c", 99900)` || len(r.Extra) != 1 || r.Extra[0] != `("c", 99900.01)` {
+		t.Errorf("missing %v, extra %v; want (\"c\", 99900) and (\"c\", 99900.01)", r.Missing, r.Extra)
+	}
+}
+
 func TestCanonical(t *testing.T) {
 	for _, c := range []struct {
 		name string
