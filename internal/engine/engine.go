@@ -242,18 +242,24 @@ type prepared struct {
 	worker int
 }
 
-func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string, l *config.LoadPhase, log *slog.Logger) ([]metrics.Result, error) {
-	d := l.Duration.D
+// window applies the run's overrides (run.duration, run.warmup) to a
+// phase's duration and warm-up; a warm-up that would fill the whole phase
+// is dropped.
+func (e *Engine) window(d, warmup time.Duration) (time.Duration, time.Duration) {
 	if e.cfg.Run.Duration.D > 0 {
 		d = e.cfg.Run.Duration.D
 	}
-	warmup := l.Warmup.D
 	if e.cfg.Run.Warmup != nil {
 		warmup = e.cfg.Run.Warmup.D
 	}
 	if warmup >= d {
 		warmup = 0
 	}
+	return d, warmup
+}
+
+func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string, l *config.LoadPhase, log *slog.Logger) ([]metrics.Result, error) {
+	d, warmup := e.window(l.Duration.D, l.Warmup.D)
 	drain := config.DefaultDrain
 	if l.Drain != nil {
 		drain = l.Drain.D

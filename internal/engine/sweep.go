@@ -28,17 +28,7 @@ type Sweep struct {
 // sweepPhase runs the action in a closed loop at each concurrency in turn.
 // Each step gets fresh connections, made before its clock starts.
 func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name string, sw *config.SweepPhase, log *slog.Logger) (*Sweep, error) {
-	step := sw.Step.D
-	if e.cfg.Run.Duration.D > 0 {
-		step = e.cfg.Run.Duration.D
-	}
-	warmup := sw.Warmup.D
-	if e.cfg.Run.Warmup != nil {
-		warmup = e.cfg.Run.Warmup.D
-	}
-	if warmup >= step {
-		warmup = 0
-	}
+	step, warmup := e.window(sw.Step.D, sw.Warmup.D)
 	a := &sw.Action
 	kind, ok := action.Kinds.Lookup(a.Kind)
 	if !ok {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pbenchd/pbenchd/internal/loader/pgtest"
+	"github.com/pbenchd/pbenchd/internal/pgtest"
 )
 
 // testSchema gives the test a schema of its own (see pgtest.Schema).

@@ -1,6 +1,8 @@
 // Package pgtest gives tests the real PostgreSQL they run against: its DSN
-// (PBENCHD_TEST_DSN, or the local server) and a connection that fails the
-// test, never skips it, when the server is unreachable.
+// (PBENCHD_TEST_DSN, or the local server), connections, and databases or
+// schemas of their own so that tests running at once against one server do
+// not see each other's tables. Tests fail, never skip, when the server is
+// unreachable: code that talks to PostgreSQL is not tested until it has.
 package pgtest
 
 import (

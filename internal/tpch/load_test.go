@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pbenchd/pbenchd/internal/loader"
-	"github.com/pbenchd/pbenchd/internal/loader/pgtest"
+	"github.com/pbenchd/pbenchd/internal/pgtest"
 )
 
 // rowCounter is a loader.Progress that sums rows per table.

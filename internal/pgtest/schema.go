@@ -1,15 +1,9 @@
-// Package pgtest gives integration tests a PostgreSQL schema of their own on
-// the test server (PBENCHD_TEST_DSN, default the local PostgreSQL), so that
-// tests running at once against one server do not see each other's tables.
-// Tests fail, not skip, when the server is unreachable: code that talks to
-// PostgreSQL is not tested until it has.
 package pgtest
 
 import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,17 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 )
-
-// DefaultDSN is used when PBENCHD_TEST_DSN is unset.
-const DefaultDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// DSN is the test server's connection string.
-func DSN() string {
-	if dsn := os.Getenv("PBENCHD_TEST_DSN"); dsn != "" {
-		return dsn
-	}
-	return DefaultDSN
-}
 
 // Schema creates a schema named after the test, dropped with everything in
 // it when the test ends. It returns a function opening connections whose
