@@ -57,15 +57,20 @@ var contract = func() map[string][]string {
 		"pbenchd_loader_rows_total":                            {"scenario", "table"},
 		"pbenchd_sweep_qps":                                    with(sa, "step"),
 		"pbenchd_sweep_latency_seconds":                        with(sa, "step", "stat"),
+		"pbenchd_teardown_failures_total":                      {"scenario"},
+		"pbenchd_kafka_missing_total":                          sa,
+		"pbenchd_kafka_duplicate_total":                        sa,
+		"pbenchd_kafka_foreign_total":                          sa,
 		"pbenchd_config_last_reload_successful":                nil,
 		"pbenchd_config_last_reload_success_timestamp_seconds": nil,
 		"pbenchd_build_info":                                   {"version", "revision", "goversion"},
 	}
 	for name, ls := range map[string][]string{
-		"pbenchd_action_latency_seconds": with(sa, "outcome"),
-		"pbenchd_action_service_seconds": sa,
-		"pbenchd_schedule_lag_seconds":   sa,
-		"pbenchd_freshness_lag_seconds":  {"scenario", "view"},
+		"pbenchd_action_latency_seconds":    with(sa, "outcome"),
+		"pbenchd_action_service_seconds":    sa,
+		"pbenchd_schedule_lag_seconds":      sa,
+		"pbenchd_freshness_lag_seconds":     {"scenario", "view"},
+		"pbenchd_kafka_e2e_latency_seconds": sa,
 	} {
 		m[name+"_bucket"] = with(ls, "le")
 		m[name+"_sum"] = ls
