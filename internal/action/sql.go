@@ -391,6 +391,10 @@ func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
 
 // argv gives statement i its arguments, led by the query exec mode.
 func (r *sqlRunner) argv(i int, args []any) []any {
+	if r.mode == pgx.QueryExecModeCacheStatement {
+		// pgx's default mode: no need for a copy with the mode in front.
+		return args[:r.nargs[i]]
+	}
 	out := make([]any, 0, r.nargs[i]+1)
 	out = append(out, r.mode)
 	return append(out, args[:r.nargs[i]]...)

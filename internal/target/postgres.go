@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,9 @@ type Postgres struct {
 	cfg     *pgx.ConnConfig
 	timeout time.Duration
 	up      prometheus.Gauge
+	// state is the value last written to up (-1: none yet), so that the
+	// hot path writes the shared gauge only when the state changes.
+	state atomic.Int32
 }
 
 // NewPostgres resolves a target's connection settings. An empty DSN uses
@@ -55,7 +59,9 @@ func NewPostgres(name string, t config.Target, up prometheus.Gauge) (*Postgres, 
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "pbenchd"
 	}
-	return &Postgres{Name: name, Flavor: t.Flavor, cfg: cfg, timeout: timeout, up: up}, nil
+	p := &Postgres{Name: name, Flavor: t.Flavor, cfg: cfg, timeout: timeout, up: up}
+	p.state.Store(-1)
+	return p, nil
 }
 
 // ConnConfig returns a copy of the resolved connection settings.
@@ -131,11 +137,17 @@ func (p *Postgres) Observe(err error) {
 	if p.up == nil {
 		return
 	}
+	var v int32
 	switch {
 	case err == nil:
-		p.up.Set(1)
+		v = 1
 	case IsConnectionError(err):
-		p.up.Set(0)
+		v = 0
+	default:
+		return
+	}
+	if p.state.Swap(v) != v {
+		p.up.Set(float64(v))
 	}
 }
 
