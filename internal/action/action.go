@@ -113,3 +113,12 @@ func (r *Registry) Check(name string, raw any, path string, t config.Target) err
 }
 
 var _ config.KindChecker = (*Registry)(nil)
+
+// needTarget checks that an action of kind runs against a target of the
+// kind it speaks (an unknown target kind is reported by config itself).
+func needTarget(kind, want, path string, t config.Target) error {
+	if t.Kind != "" && t.Kind != want {
+		return fmt.Errorf("%s: a %s action needs a %s target, not %s", path, kind, want, t.Kind)
+	}
+	return nil
+}

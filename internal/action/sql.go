@@ -185,8 +185,8 @@ func placeholders(st string) int {
 }
 
 func (k sqlKind) Check(raw any, path string, t config.Target) error {
-	if t.Kind != "" && t.Kind != "postgres" {
-		return fmt.Errorf("%s: a sql action needs a postgres target, not %s", path, t.Kind)
+	if err := needTarget("sql", "postgres", path, t); err != nil {
+		return err
 	}
 	_, err := k.decode(raw, path)
 	return err

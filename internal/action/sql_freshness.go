@@ -69,8 +69,8 @@ func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) 
 }
 
 func (k sqlFreshnessKind) Check(raw any, path string, t config.Target) error {
-	if t.Kind != "" && t.Kind != "postgres" {
-		return fmt.Errorf("%s: a sql_freshness action needs a postgres target, not %s", path, t.Kind)
+	if err := needTarget("sql_freshness", "postgres", path, t); err != nil {
+		return err
 	}
 	_, err := k.decode(raw, path)
 	return err

@@ -51,8 +51,8 @@ func (tpchRefreshKind) decode(raw any, path string) (*TPCHRefreshSpec, error) {
 }
 
 func (k tpchRefreshKind) Check(raw any, path string, t config.Target) error {
-	if t.Kind != "" && t.Kind != "postgres" {
-		return fmt.Errorf("%s: a tpch_refresh action needs a postgres target, not %s", path, t.Kind)
+	if err := needTarget("tpch_refresh", "postgres", path, t); err != nil {
+		return err
 	}
 	_, err := k.decode(raw, path)
 	return err
