@@ -100,7 +100,9 @@ func (kafkaProduceKind) decode(raw any, path string) (*KafkaProduceSpec, error) 
 	return &s, errors.Join(errs...)
 }
 
-func checkKafkaTarget(kind, path string, t config.Target) error { return needTarget(kind, "kafka", path, t) }
+func checkKafkaTarget(kind, path string, t config.Target) error {
+	return needTarget(kind, "kafka", path, t)
+}
 
 func (k kafkaProduceKind) Check(raw any, path string, t config.Target) error {
 	if err := checkKafkaTarget("kafka_produce", path, t); err != nil {
