@@ -1,7 +1,8 @@
 GO       ?= go
 BIN      ?= bin/pbenchd
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/pbenchd/pbenchd/internal/metrics.Version=$(VERSION)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -s -w -X github.com/pbenchd/pbenchd/internal/metrics.Version=$(VERSION) -X github.com/pbenchd/pbenchd/internal/metrics.revision=$(REVISION)
 TESTFLAGS ?= -count=1 -timeout 40m
 
 .PHONY: build run test test-deps lint bench clean

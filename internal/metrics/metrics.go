@@ -165,8 +165,15 @@ func New(reg prometheus.Registerer) *Metrics {
 // Version is set at build time with -ldflags "-X …/metrics.Version=v1.2.3".
 var Version = "dev"
 
+// revision is set at build time with -ldflags "-X …/metrics.revision=…"
+// where the VCS stamp is not available (builds with -buildvcs=false).
+var revision string
+
 // Revision returns the VCS revision the binary was built from, if known.
 func Revision() string {
+	if revision != "" {
+		return revision
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" {
