@@ -246,6 +246,7 @@ func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
 			}
 		}
 		r.conns = make(chan *pgx.Conn, n)
+		r.stopWatch = context.AfterFunc(ctx, r.abort)
 		// Connect up front so the connections' setup is outside the
 		// measurement; a connection that cannot be made now is retried
 		// (and measured) by the call that needs it.
@@ -254,6 +255,8 @@ func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
 			if err != nil {
 				env.Log.Warn("connection not ready at start", "action", env.Action, "err", err)
 				c = nil
+			} else {
+				r.track(c)
 			}
 			r.conns <- c
 		}
@@ -274,75 +277,121 @@ type sqlRunner struct {
 
 	pool  *pgxpool.Pool
 	conns chan *pgx.Conn
+
+	mu        sync.Mutex
+	live      []*pgx.Conn // reused connections, for abort
+	stopWatch func() bool
 }
 
 func (r *sqlRunner) Call(ctx context.Context) Result {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
 	rng := r.rngs.Get().(*rand.Rand)
 	args := r.args(rng)
 	r.rngs.Put(rng)
-
-	switch r.spec.Conn {
-	case "standalone":
+	if r.spec.Conn == "reuse" {
+		return r.callReused(ctx, args)
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if r.spec.Conn == "standalone" {
 		start := time.Now()
 		c, err := r.pg.Connect(ctx, r.setup)
 		if err != nil {
 			return Result{Start: start, Err: err}
 		}
 		defer c.Close(context.Background())
-		res := r.run(ctx, c, args)
+		res := r.run(ctx, ctx, c, args)
 		res.Start = start
 		return res
-	case "pooled":
-		pc, err := r.pool.Acquire(ctx)
+	}
+	pc, err := r.pool.Acquire(ctx)
+	if err != nil {
+		r.pg.Observe(err)
+		return Result{Err: err}
+	}
+	start := time.Now()
+	res := r.run(ctx, ctx, pc.Conn(), args)
+	res.Start = start
+	if res.Err != nil && target.IsConnectionError(res.Err) {
+		pc.Hijack().Close(context.Background())
+	} else {
+		pc.Release()
+	}
+	return res
+}
+
+// callReused makes a call on a reused connection: the hot path of closed
+// loops. Its deadline (the call timeout, or ctx's deadline if sooner) is
+// set on the connection's socket instead of given to pgx as a context:
+// pgx watches a cancellable context with a goroutine handoff and
+// allocations, and every call would register on the loop's shared
+// context. A stop (ctx cancelled) reaches calls in flight through abort.
+func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
+	var c *pgx.Conn
+	select {
+	case c = <-r.conns:
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+	start := time.Now()
+	deadline := start.Add(r.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if c == nil || c.IsClosed() {
+		cctx, cancel := context.WithDeadline(ctx, deadline)
+		var err error
+		c, err = r.pg.Connect(cctx, r.setup)
+		cancel()
 		if err != nil {
-			r.pg.Observe(err)
-			return Result{Err: err}
+			r.conns <- nil
+			return Result{Start: start, Err: err}
 		}
-		start := time.Now()
-		res := r.run(ctx, pc.Conn(), args)
-		res.Start = start
-		if res.Err != nil && target.IsConnectionError(res.Err) {
-			pc.Hijack().Close(context.Background())
-		} else {
-			pc.Release()
-		}
-		return res
-	default: // reuse
-		var c *pgx.Conn
-		select {
-		case c = <-r.conns:
-		case <-ctx.Done():
-			return Result{Err: ctx.Err()}
-		}
-		start := time.Now()
-		if c == nil || c.IsClosed() {
-			var err error
-			if c, err = r.pg.Connect(ctx, r.setup); err != nil {
-				r.conns <- nil
-				return Result{Start: start, Err: err}
-			}
-		}
-		res := r.run(ctx, c, args)
-		res.Start = start
-		if res.Err != nil && (target.IsConnectionError(res.Err) || c.IsClosed() || ctx.Err() != nil) {
-			// A connection whose call was cut off may be mid-protocol:
-			// replace it rather than reuse it.
-			c.Close(context.Background())
-			c = nil
-		}
-		r.conns <- c
-		return res
+		r.track(c)
+	}
+	sock := c.PgConn().Conn()
+	_ = sock.SetDeadline(deadline)
+	if ctx.Err() != nil {
+		// Stopped between taking the connection and arming it.
+		_ = sock.SetDeadline(time.Now())
+	}
+	res := r.run(ctx, context.Background(), c, args)
+	res.Start = start
+	if res.Err != nil && (target.IsConnectionError(res.Err) || c.IsClosed() || ctx.Err() != nil || !time.Now().Before(deadline)) {
+		// A connection whose call was cut off may be mid-protocol:
+		// replace it rather than reuse it.
+		c.Close(context.Background())
+		c = nil
+	} else {
+		_ = sock.SetDeadline(time.Time{})
+	}
+	r.conns <- c
+	return res
+}
+
+// track remembers a reused connection so that abort can reach it.
+func (r *sqlRunner) track(c *pgx.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.live = slices.DeleteFunc(r.live, (*pgx.Conn).IsClosed)
+	r.live = append(r.live, c)
+}
+
+// abort cuts short every call in flight on a reused connection (a stop).
+func (r *sqlRunner) abort() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.live {
+		_ = c.PgConn().Conn().SetDeadline(time.Now())
 	}
 }
 
 // run makes the call on one connection, retrying deadlocks and
-// serialization failures up to the limit.
-func (r *sqlRunner) run(ctx context.Context, c *pgx.Conn, args []any) Result {
+// serialization failures up to the limit; pgx gets qctx, retries stop when
+// ctx is done.
+func (r *sqlRunner) run(ctx, qctx context.Context, c *pgx.Conn, args []any) Result {
 	var res Result
 	for attempt := 0; ; attempt++ {
-		err := r.once(ctx, c, args)
+		err := r.once(qctx, c, args)
 		r.pg.Observe(err)
 		reason := target.RetryReason(err)
 		if err == nil || reason == "" || attempt >= r.retries || ctx.Err() != nil {
@@ -401,6 +450,9 @@ func (r *sqlRunner) argv(i int, args []any) []any {
 }
 
 func (r *sqlRunner) Close() {
+	if r.stopWatch != nil {
+		r.stopWatch()
+	}
 	if r.pool != nil {
 		r.pool.Close()
 	}
