@@ -25,7 +25,6 @@ test-deps:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	cp go.mod /tmp/pbenchd.go.mod.bak; cp go.sum /tmp/pbenchd.go.sum.bak
 	$(GO) mod tidy
 	@if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changed go.mod/go.sum:"; git diff -- go.mod go.sum; exit 1; fi
 

@@ -213,8 +213,11 @@ func List(w io.Writer, cfg *config.Config) {
 		}
 		var d time.Duration
 		for _, ph := range sc.Phases {
-			if ph.Load != nil {
+			switch {
+			case ph.Load != nil:
 				d += ph.Load.Duration.D
+			case ph.Sweep != nil:
+				d += ph.Sweep.Step.D * time.Duration(len(ph.Sweep.Concurrency))
 			}
 		}
 		desc := strings.TrimSpace(sc.Description)
