@@ -106,7 +106,7 @@ type Producer struct {
 // Run controls the daemon loop.
 type Run struct {
 	// Scenarios names the scenarios to run, in order. Empty: every scenario
-	// in the catalog, in catalog order.
+	// in the catalog whose target is configured, in catalog order.
 	Scenarios []string `koanf:"scenarios"`
 	// Exclude names scenarios to leave out.
 	Exclude []string `koanf:"exclude"`

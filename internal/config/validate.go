@@ -176,7 +176,8 @@ func (c *Config) names() []string {
 	return out
 }
 
-// Selected returns the scenarios the daemon runs, in order.
+// Selected returns the scenarios the daemon runs, in order: run.scenarios,
+// or when it is empty every catalog scenario whose target is configured.
 func (c *Config) Selected() []*Scenario {
 	var out []*Scenario
 	skip := map[string]bool{}
@@ -184,8 +185,10 @@ func (c *Config) Selected() []*Scenario {
 		skip[n] = true
 	}
 	if len(c.Run.Scenarios) == 0 {
+		// The whole catalog, less the scenarios written for targets this
+		// config does not define (Materialize-only ones need `mz`).
 		for _, sc := range c.Catalog {
-			if !skip[sc.Name] {
+			if _, ok := c.Targets[sc.Target]; ok && !skip[sc.Name] {
 				out = append(out, sc)
 			}
 		}
