@@ -12,7 +12,7 @@ import (
 // oversleep about 40µs here), a Go timer only within about a millisecond
 // (the netpoller waits in milliseconds), which would be added to every
 // open-loop latency. The spin costs up to this much CPU per arrival.
-const spinWindow = 80 * time.Microsecond
+const spinWindow = 50 * time.Microsecond
 
 // precise prepares the calling goroutine for sleepUntil: it keeps its own
 // OS thread, with the kernel's timer slack at 1µs. The returned function
