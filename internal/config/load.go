@@ -82,6 +82,7 @@ func Load(o Options) (*Config, error) {
 		globs []string
 	}
 	var globs []fileGlobs
+	var inline []any
 	for _, f := range o.Files {
 		fk := koanf.New(".")
 		if err := fk.Load(file.Provider(f), yamlParser{}); err != nil {
@@ -104,6 +105,12 @@ func Load(o Options) (*Config, error) {
 		if g := globsOf(fk); len(g) > 0 {
 			globs = append(globs, fileGlobs{dir: filepath.Dir(f), globs: g})
 			fk.Delete("scenario_files")
+		}
+		// Inline scenarios accumulate too: merging would let a later
+		// file's list replace an earlier one's.
+		if list, ok := fk.Get("scenarios").([]any); ok {
+			inline = append(inline, list...)
+			fk.Delete("scenarios")
 		}
 		if err := ko.Merge(fk); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
@@ -203,7 +210,10 @@ func Load(o Options) (*Config, error) {
 			}
 		}
 	}
-	if inline, ok := ko.Get("scenarios").([]any); ok {
+	if more, ok := ko.Get("scenarios").([]any); ok {
+		inline = append(inline, more...)
+	}
+	{
 		for i, r := range inline {
 			p := fmt.Sprintf("scenarios[%d]", i)
 			m, ok := r.(map[string]any)
