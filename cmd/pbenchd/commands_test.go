@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadCommand: `pbenchd load` runs a scenario's load step, does nothing
+// the second time (the data is there), and refuses bad usage with exit 2.
+func TestLoadCommand(t *testing.T) {
+	t.Parallel()
+	table := uniqueTable()
+	dropTable(t, table)
+	cfg := filepath.Join(t.TempDir(), "load.yaml")
+	yaml := fmt.Sprintf(`targets: {pg: {kind: postgres, dsn: %q}}
+scenarios:
+  - name: e2e_load
+    target: pg
+    setup:
+      - load:
+          table: %s
+          rows: 5000
+          workers: 2
+          columns:
+            - {name: id, kind: sequence}
+            - {name: qty, kind: uniform_int, min: 1, max: 50}
+          primary_key: [id]
+    phases:
+      - load: {duration: 1s, actions: [{name: q, closed: {concurrency: 1}, sql: SELECT 1}]}
+  - name: e2e_noload
+    target: pg
+    phases:
+      - load: {duration: 1s, actions: [{name: q, closed: {concurrency: 1}, sql: SELECT 1}]}
+`, testDSN(), table)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := func(args ...string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"load", "--config", cfg}, args...), &stdout, &stderr)
+		return code, stdout.String() + stderr.String()
+	}
+	if code, out := load("--scenario", "e2e_load"); code != 0 || !strings.Contains(out, "load done") {
+		t.Fatalf("first load: exit %d\n%s", code, out)
+	}
+	var n int64
+	if err := pgConn(t).QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 5000 {
+		t.Fatalf("rows loaded: %d (%v), want 5000", n, err)
+	}
+	if code, out := load("--scenario", "e2e_load"); code != 0 || !strings.Contains(out, "load skipped") {
+		t.Errorf("second load: exit %d, want 0 and a skip\n%s", code, out)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "--scenario is required"},
+		{[]string{"--scenario", "nope"}, 2, `"nope" is not a known scenario`},
+		{[]string{"--scenario", "e2e_load", "--shard", "3/2"}, 2, "--shard"},
+		{[]string{"--scenario", "e2e_noload"}, 1, "has no load or tpch step"},
+	} {
+		if code, out := load(c.args...); code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("load %v: exit %d, want %d and %q\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
+}
+
+// TestReportCommand: `pbenchd report ivm` renders results from a file and
+// refuses bad usage.
+func TestReportCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	results := filepath.Join(dir, "r.json")
+	doc := `{"build": {"version": "v1"}, "results": {
+	  "ivm_tpch_none": {"scenario": "ivm_tpch_none", "result": "pass", "actions": [
+	    {"action": "q01_direct", "calls": 3, "p50": 1.5},
+	    {"action": "lineitem_update", "calls": 100, "p50": 0.0004}],
+	    "sweeps": [{"phase": "write_sweep", "action": "update_sweep", "concurrency": [1, 2],
+	      "steps": [{"qps": 2000}, {"qps": 3000}]}]},
+	  "ivm_tpch_q01_refresh": {"scenario": "ivm_tpch_q01_refresh", "result": "pass", "actions": [
+	    {"action": "q01_view", "calls": 10, "p50": 0.0003},
+	    {"action": "q01_refresh", "calls": 3, "p50": 2.1}]}}}`
+	if err := os.WriteFile(results, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"report", "ivm", "--from", results, "--format", "csv"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{"Q01,1.500 s,300.0 µs,2.100 s,-,400.0 µs,-", ",1,2000", ",2,3000"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"report"}, 2},
+		{[]string{"report", "ivm", "--from", results, "--format", "html"}, 2},
+		{[]string{"report", "ivm", "--from", filepath.Join(dir, "missing.json")}, 1},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := run(c.args, &stdout, &stderr); code != c.code || stderr.Len() == 0 {
+			t.Errorf("%v: exit %d, stderr %q; want %d and a message", c.args, code, stderr.String(), c.code)
+		}
+	}
+}
+
+// TestListCommand: `pbenchd list` shows the whole catalog, at least 15
+// scenarios, one row each.
+func TestListCommand(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"list"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("list: exit %d\n%s", code, stderr.String())
+	}
+	rows := 0
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		cells := strings.Split(line, "│")
+		if len(cells) > 2 && strings.TrimSpace(cells[1]) != "" && strings.TrimSpace(cells[1]) != "SCENARIO" {
+			rows++
+		}
+	}
+	if rows < 15 {
+		t.Errorf("list shows %d scenarios, want at least 15:\n%s", rows, stdout.String())
+	}
+	for _, name := range []string{"read", "pool_read", "ivm_tpch_q01_refresh", "kafka_produce_consume", "cqrs"} {
+		if !strings.Contains(stdout.String(), "│ "+name+" ") {
+			t.Errorf("list lacks %s", name)
+		}
+	}
+}
