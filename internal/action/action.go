@@ -122,3 +122,13 @@ func needTarget(kind, want, path string, t config.Target) error {
 	}
 	return nil
 }
+
+// checkSettings is what every kind's Check does: the target's kind, then
+// the settings as decode reads them.
+func checkSettings[S any](decode func(any, string) (S, error), kind, want string, raw any, path string, t config.Target) error {
+	if err := needTarget(kind, want, path, t); err != nil {
+		return err
+	}
+	_, err := decode(raw, path)
+	return err
+}

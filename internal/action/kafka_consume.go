@@ -98,11 +98,7 @@ func (kafkaConsumeKind) decode(raw any, path string) (*KafkaConsumeSpec, error) 
 }
 
 func (k kafkaConsumeKind) Check(raw any, path string, t config.Target) error {
-	if err := checkKafkaTarget("kafka_consume", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "kafka_consume", "kafka", raw, path, t)
 }
 
 func (k kafkaConsumeKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {

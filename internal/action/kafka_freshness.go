@@ -92,11 +92,7 @@ func (kafkaFreshnessKind) decode(raw any, path string) (*KafkaFreshnessSpec, err
 }
 
 func (k kafkaFreshnessKind) Check(raw any, path string, t config.Target) error {
-	if err := checkKafkaTarget("kafka_freshness", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "kafka_freshness", "kafka", raw, path, t)
 }
 
 func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {

@@ -100,16 +100,8 @@ func (kafkaProduceKind) decode(raw any, path string) (*KafkaProduceSpec, error) 
 	return &s, errors.Join(errs...)
 }
 
-func checkKafkaTarget(kind, path string, t config.Target) error {
-	return needTarget(kind, "kafka", path, t)
-}
-
 func (k kafkaProduceKind) Check(raw any, path string, t config.Target) error {
-	if err := checkKafkaTarget("kafka_produce", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "kafka_produce", "kafka", raw, path, t)
 }
 
 func (k kafkaProduceKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {

@@ -185,11 +185,7 @@ func placeholders(st string) int {
 }
 
 func (k sqlKind) Check(raw any, path string, t config.Target) error {
-	if err := needTarget("sql", "postgres", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "sql", "postgres", raw, path, t)
 }
 
 func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {

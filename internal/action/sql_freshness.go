@@ -69,11 +69,7 @@ func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) 
 }
 
 func (k sqlFreshnessKind) Check(raw any, path string, t config.Target) error {
-	if err := needTarget("sql_freshness", "postgres", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "sql_freshness", "postgres", raw, path, t)
 }
 
 func (k sqlFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {

@@ -51,11 +51,7 @@ func (tpchRefreshKind) decode(raw any, path string) (*TPCHRefreshSpec, error) {
 }
 
 func (k tpchRefreshKind) Check(raw any, path string, t config.Target) error {
-	if err := needTarget("tpch_refresh", "postgres", path, t); err != nil {
-		return err
-	}
-	_, err := k.decode(raw, path)
-	return err
+	return checkSettings(k.decode, "tpch_refresh", "postgres", raw, path, t)
 }
 
 func (k tpchRefreshKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
