@@ -36,9 +36,29 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   done
 fi
 pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "deps: PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
+# SQL as the postgres superuser: through the socket as the postgres OS user
+# (peer authentication, Debian's default), else over TCP (trust setups).
+as_postgres() {
+  if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+    runuser -u postgres -- psql -X -qAt -d postgres -c "$1" 2>/dev/null && return
+  elif command -v sudo >/dev/null; then
+    sudo -n -u postgres psql -X -qAt -d postgres -c "$1" 2>/dev/null && return
+  fi
+  psql -X -qAt -h 127.0.0.1 -U postgres -d postgres -c "$1"
+}
 # The tests use database "test" as user postgres; create it if missing.
-if ! psql -h 127.0.0.1 -U postgres -d postgres -Atqc "SELECT 1 FROM pg_database WHERE datname = 'test'" 2>/dev/null | grep -q 1; then
-  $SUDO -u postgres psql -qc "CREATE DATABASE test" >/dev/null 2>&1 || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE test" >/dev/null
+if [ "$(as_postgres "SELECT 1 FROM pg_database WHERE datname = 'test'")" != 1 ]; then
+  as_postgres "CREATE DATABASE test" >/dev/null
+fi
+# `make run` connects as libpq does by default: the OS user's role and
+# database over the socket. Create them if missing (as on a new server).
+me=$(id -un)
+if [ "$me" != postgres ] && [ "$(as_postgres "SELECT 1 FROM pg_roles WHERE rolname = '$me'")" != 1 ]; then
+  echo "deps: creating PostgreSQL role and database $me" >&2
+  as_postgres "CREATE ROLE \"$me\" LOGIN SUPERUSER" >/dev/null
+fi
+if [ "$me" != postgres ] && [ "$(as_postgres "SELECT 1 FROM pg_database WHERE datname = '$me'")" != 1 ]; then
+  as_postgres "CREATE DATABASE \"$me\" OWNER \"$me\"" >/dev/null
 fi
 
 [ "$want" = postgres ] && exit 0
