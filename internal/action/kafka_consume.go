@@ -102,11 +102,7 @@ func (k kafkaConsumeKind) Check(raw any, path string, t config.Target) error {
 }
 
 func (k kafkaConsumeKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Scenario+"."+env.Action)
-	if err != nil {
-		return nil, err
-	}
-	kt, err := env.Targets.Kafka(env.Target, env.Log)
+	s, kt, err := kafkaSettings(k.decode, raw, env)
 	if err != nil {
 		return nil, err
 	}

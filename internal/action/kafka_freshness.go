@@ -96,11 +96,7 @@ func (k kafkaFreshnessKind) Check(raw any, path string, t config.Target) error {
 }
 
 func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Scenario+"."+env.Action)
-	if err != nil {
-		return nil, err
-	}
-	kt, err := env.Targets.Kafka(env.Target, env.Log)
+	s, kt, err := kafkaSettings(k.decode, raw, env)
 	if err != nil {
 		return nil, err
 	}
