@@ -54,12 +54,56 @@ func init() {
 }
 
 // setupFailures are the scenarios that must refuse plain PostgreSQL at
-// setup, and what their error must say.
-var setupFailures = map[string]string{
-	"ivm_tpch_q01_pg_ivm": "needs the pg_ivm extension",
-	"ivm_tpch_q09_pg_ivm": "needs the pg_ivm extension",
-	"ivm_tpch_q01_native": "native strategy needs a target that maintains materialized views itself",
-	"ivm_tpch_q09_native": "native strategy needs a target that maintains materialized views itself",
+// setup, and what their error must say. The pg_ivm scenarios are among
+// them only on a server without the extension (see pgIvmScenarios).
+func setupFailures(pgIvm bool) map[string]string {
+	m := map[string]string{
+		"ivm_tpch_q01_native": "native strategy needs a target that maintains materialized views itself",
+		"ivm_tpch_q09_native": "native strategy needs a target that maintains materialized views itself",
+	}
+	if !pgIvm {
+		for _, n := range pgIvmScenarios() {
+			m[n] = "needs the pg_ivm extension, which this server does not have"
+		}
+	}
+	return m
+}
+
+// pgIvmScenarios are the IVM scenarios of the pg_ivm strategy.
+func pgIvmScenarios() []string {
+	var out []string
+	for _, n := range ivmScenarios {
+		if strings.HasSuffix(n, "_pg_ivm") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// hasPgIvm reports whether the server c is connected to has the pg_ivm
+// extension installed (its files, not necessarily created in a database).
+func hasPgIvm(t *testing.T, c *pgx.Conn) bool {
+	t.Helper()
+	var ok bool
+	if err := c.QueryRow(context.Background(),
+		"SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_ivm')").Scan(&ok); err != nil {
+		t.Fatalf("looking for pg_ivm: %v", err)
+	}
+	return ok
+}
+
+// preloadPgIvm makes the new sessions of the catalog database load pg_ivm,
+// as a user following the README would, when the server has it: the pg_ivm
+// scenarios then run end to end. It reports whether it did.
+func preloadPgIvm(t *testing.T, c *pgx.Conn) bool {
+	t.Helper()
+	if !hasPgIvm(t, c) {
+		t.Log("the server has no pg_ivm: the pg_ivm scenarios must fail at setup saying so")
+		return false
+	}
+	pgtest.Exec(t, c, "ALTER DATABASE "+pgx.Identifier{catalogDB}.Sanitize()+" SET session_preload_libraries = 'pg_ivm'")
+	t.Log("the server has pg_ivm, preloaded in the catalog database: the pg_ivm scenarios must run end to end")
+	return true
 }
 
 // loadCatalog loads the real configuration (the embedded default and every
@@ -193,8 +237,11 @@ func checkRestored(t *testing.T, before serverState) {
 // database do not look like leftovers.
 func catalogDSN(t *testing.T) string {
 	t.Helper()
-	return pgtest.Database(t, "pbenchd_catalog")
+	return pgtest.Database(t, catalogDB)
 }
+
+// catalogDB is the name of the database of catalogDSN.
+const catalogDB = "pbenchd_catalog"
 
 // lockCatalog serializes the tests that run built-in scenarios across test
 // processes: the scenarios use fixed object names, roles and server
@@ -225,6 +272,7 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("catalog has %d scenarios, want at least 16", n)
 	}
 	c := pgtest.ConnectTo(t, catalogDSN(t))
+	failures := setupFailures(preloadPgIvm(t, c))
 	// The TPC-H data outlives the IVM scenarios by design (it is loaded
 	// once and reused): load it before the first snapshot.
 	loadCtx, cancelLoad := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -247,7 +295,7 @@ func TestCatalog(t *testing.T) {
 			start := time.Now()
 			it := e.Iterate(ctx, sc, Stage{Setup: true, Teardown: true})
 			t.Logf("%s: %s in %v", sc.Name, it.Result, time.Since(start).Round(time.Millisecond))
-			if want, refuses := setupFailures[sc.Name]; refuses {
+			if want, refuses := failures[sc.Name]; refuses {
 				if it.Result != Error || it.Err == nil || !strings.Contains(it.Err.Error(), want) {
 					t.Errorf("result %s (%v), want an error at setup saying %q", it.Result, it.Err, want)
 				}
@@ -269,6 +317,17 @@ func TestCatalog(t *testing.T) {
 				}
 				if r.Calls == 0 {
 					t.Errorf("action %s made no call", r.Action)
+					ok = false
+				}
+			}
+			if len(it.Checks) != len(sc.Checks) {
+				t.Errorf("%d checks ran, the scenario has %d", len(it.Checks), len(sc.Checks))
+				ok = false
+			}
+			for _, ch := range it.Checks {
+				if !ch.Match {
+					t.Errorf("check %s: the view differs from its query (%d rows expected; missing %q, extra %q, error %v)",
+						ch.Name, ch.Rows, ch.Missing, ch.Extra, ch.Err)
 					ok = false
 				}
 			}

@@ -88,22 +88,35 @@ func (e *Engine) check(ctx context.Context, sc *config.Scenario, ch config.Check
 	return res
 }
 
-// rowSet runs a query and returns each row in canonical text form.
+// hiddenColumn reports whether a result column is an implementation's
+// bookkeeping rather than part of the view: pg_ivm keeps a view's counts in
+// columns named __ivm_… (__ivm_count__, __ivm_count_sum_qty__, …) that a
+// SELECT * returns but the view's query does not have.
+func hiddenColumn(name string) bool { return strings.HasPrefix(name, "__ivm_") }
+
+// rowSet runs a query and returns each row's visible columns (not
+// hiddenColumn's) in canonical text form.
 func rowSet(ctx context.Context, c *pgx.Conn, q string) ([]string, error) {
 	rows, err := c.Query(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var visible []int
+	for i, f := range rows.FieldDescriptions() {
+		if !hiddenColumn(f.Name) {
+			visible = append(visible, i)
+		}
+	}
 	var out []string
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
 			return nil, err
 		}
-		parts := make([]string, len(vals))
-		for i, v := range vals {
-			parts[i] = canonical(v)
+		parts := make([]string, len(visible))
+		for j, i := range visible {
+			parts[j] = canonical(vals[i])
 		}
 		out = append(out, "("+strings.Join(parts, ", ")+")")
 	}
