@@ -114,3 +114,26 @@ func TestCanonical(t *testing.T) {
 		})
 	}
 }
+
+// TestRowSetHiddenColumns compares a table shaped like a pg_ivm view (its
+// visible columns and pg_ivm's __ivm_… counts) with the view's query: the
+// hidden columns are left out, so the rows agree; a column merely
+// containing "ivm" is still compared.
+func TestRowSetHiddenColumns(t *testing.T) {
+	c := pgtest.Connect(t)
+	tbl := pgtest.Name("pbenchd_chk_immv")
+	pgtest.Exec(t, c, "CREATE TABLE "+tbl+" (g text, s numeric, __ivm_count_s__ bigint, __ivm_count__ bigint, my__ivm_ int)")
+	pgtest.Exec(t, c, "INSERT INTO "+tbl+" VALUES ('a', 3.5, 2, 2, 7)")
+	t.Cleanup(func() { pgtest.Exec(t, pgtest.Connect(t), "DROP TABLE IF EXISTS "+tbl) })
+	got, err := rowSet(context.Background(), c, "SELECT * FROM "+tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := rowSet(context.Background(), c, "SELECT 'a'::text AS g, 3.50 AS s, 7 AS my__ivm_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(want) != 1 || got[0] != want[0] || got[0] != `("a", 3.5, 7)` {
+		t.Fatalf("rows of the view %q, of the query %q: want both (\"a\", 3.5, 7)", got, want)
+	}
+}
