@@ -154,6 +154,31 @@ var badCases = []badCase{
 		want:     []string{`{file}: phases[0].load.actions[0].sql: unknown key "querry"`},
 	},
 	{
+		name:     "a probe's settings",
+		scenario: "probe_settings.yaml",
+		want: []string{
+			`{file}: phases[0].probe.action: a probed action takes no open or closed loop: the probe sets its rate`,
+			`{file}: phases[0].probe.arrivals: "bursty" is not one of poisson, periodic`,
+			`{file}: phases[0].probe.ceiling: 100 must be at least the start rate 500`,
+			`{file}: phases[0].probe.precision: 2 must be between 0 and 1 (exclusive)`,
+			`{file}: phases[0].probe.growth: 1 must be greater than 1`,
+			`{file}: phases[0].probe.warmup: 5s must be shorter than the step 5s`,
+			`{file}: phases[0].probe.max_inflight: -1 is not between 1 and 10000`,
+			`{file}: phases[0].probe.slo.qps: not a probe's to meet: the probe sets the rate (bound latency or error_ratio)`,
+			`{file}: phases[0].probe.slo.slope: not a probe's to meet: a step is too short for a drift (bound latency or error_ratio)`,
+			`{file}: phases[0].probe.slo.error_ratio: 2 is not between 0 and 1`,
+		},
+	},
+	{
+		name:     "a probe with no SLO, and a phase with two bodies",
+		scenario: "probe_no_slo.yaml",
+		want: []string{
+			`{file}: phases[0].probe.slo: missing: a probe needs a latency bound or an error_ratio, in slo: {p99: 10ms} or guarantees.q`,
+			`{file}: phases[1]: has 2 of load, sweep and probe: a phase is exactly one`,
+			`{file}: phases[1].probe.slo: missing: a probe needs a latency bound or an error_ratio, in slo: {p99: 10ms} or guarantees.r`,
+		},
+	},
+	{
 		name:     "open written as a rate",
 		scenario: "open_not_a_mapping.yaml",
 		want:     []string{`{file}: phases[0].load.actions[0].open: "100/s" is not a mapping`},

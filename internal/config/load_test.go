@@ -220,7 +220,7 @@ func TestLoadRateOverrides(t *testing.T) {
 		{
 			name:    "closed-loop action",
 			set:     map[string]any{"run.rates.read.select_1": "10/s"},
-			wantErr: []string{`run.rates.read.select_1: action "select_1" runs in a closed loop; only open loops have a rate`},
+			wantErr: []string{`run.rates.read.select_1: action "select_1" has no open loop of its own (closed loops and probes set no rate); only open loops have a rate`},
 		},
 		{
 			name:    "not a rate",

@@ -242,8 +242,9 @@ type Topic struct {
 	Configs map[string]string `koanf:"configs"`
 }
 
-// Phase is a load phase (actions that run concurrently for a duration) or
-// a sweep (one closed-loop action at a list of concurrencies).
+// Phase is a load phase (actions that run concurrently for a duration), a
+// sweep (one closed-loop action at a list of concurrencies) or a probe (the
+// highest rate one open-loop action serves inside its SLO).
 type Phase struct {
 	// Name labels the phase in metrics; default "load" (then load2, …).
 	Name string `koanf:"name"`
@@ -251,6 +252,8 @@ type Phase struct {
 	Load *LoadPhase `koanf:"load"`
 	// Sweep is the sweep phase body.
 	Sweep *SweepPhase `koanf:"sweep"`
+	// Probe is the probe phase body.
+	Probe *ProbePhase `koanf:"probe"`
 }
 
 // SweepPhase runs one action in a closed loop at each concurrency in turn,

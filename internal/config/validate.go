@@ -151,7 +151,7 @@ func (c *Config) Validate(kinds KindChecker) error {
 			case a == nil:
 				bad("run.rates."+scName+"."+an, "scenario %q has no action %q (%s)", scName, an, strings.Join(sc.ActionNames(), ", "))
 			case a.Open == nil:
-				bad("run.rates."+scName+"."+an, "action %q runs in a closed loop; only open loops have a rate", an)
+				bad("run.rates."+scName+"."+an, "action %q has no open loop of its own (closed loops and probes set no rate); only open loops have a rate", an)
 			}
 		}
 	}
@@ -220,6 +220,9 @@ func (c *Config) Scenario(name string) *Scenario {
 // Action returns the scenario's action of that name, or nil.
 func (sc *Scenario) Action(name string) *Action {
 	for i := range sc.Phases {
+		if p := sc.Phases[i].Probe; p != nil && p.Action.Name == name {
+			return &p.Action
+		}
 		if l := sc.Phases[i].Load; l != nil {
 			for j := range l.Actions {
 				if l.Actions[j].Name == name {
@@ -235,6 +238,9 @@ func (sc *Scenario) Action(name string) *Action {
 func (sc *Scenario) ActionNames() []string {
 	var out []string
 	for _, p := range sc.Phases {
+		if p.Probe != nil {
+			out = append(out, p.Probe.Action.Name)
+		}
 		if p.Load != nil {
 			for _, a := range p.Load.Actions {
 				out = append(out, a.Name)
@@ -262,8 +268,11 @@ func (sc *Scenario) PhaseName(i int) string {
 		return n
 	}
 	kind := "load"
-	if sc.Phases[i].Sweep != nil {
+	switch {
+	case sc.Phases[i].Sweep != nil:
 		kind = "sweep"
+	case sc.Phases[i].Probe != nil:
+		kind = "probe"
 	}
 	if i == 0 {
 		return kind
@@ -347,10 +356,32 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 	seen := map[string]string{}
 	for i, ph := range sc.Phases {
 		pk := fmt.Sprintf("phases[%d]", i)
-		if ph.Sweep != nil {
-			if ph.Load != nil {
-				bad(pk, "has both load and sweep: a phase is one or the other")
+		if n := btoi(ph.Load != nil) + btoi(ph.Sweep != nil) + btoi(ph.Probe != nil); n > 1 {
+			bad(pk, "has %d of load, sweep and probe: a phase is exactly one", n)
+		}
+		if ph.Probe != nil {
+			p := ph.Probe
+			a := &p.Action
+			ak := pk + ".probe.action"
+			switch {
+			case a.Name == "":
+				bad(ak+".name", "missing")
+			case !validName(a.Name):
+				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
+			case seen[a.Name] != "":
+				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
+			default:
+				seen[a.Name] = ak
 			}
+			errs = append(errs, sc.validateProbe(c, pk, p)...)
+			t := c.Targets[sc.TargetOf(a)]
+			if a.Target != "" {
+				t, _ = checkTarget(ak+".target", a.Target)
+			}
+			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+			continue
+		}
+		if ph.Sweep != nil {
 			sw := ph.Sweep
 			if len(sw.Concurrency) == 0 {
 				bad(pk+".sweep.concurrency", "missing: a list of worker counts like [1, 2, 4, 8]")
@@ -387,7 +418,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			continue
 		}
 		if ph.Load == nil {
-			bad(pk, "missing load or sweep: a phase needs a body")
+			bad(pk, "missing load, sweep or probe: a phase needs a body")
 			continue
 		}
 		l := ph.Load
@@ -671,3 +702,10 @@ func loads(sc *Scenario, self *loader.Spec) []*loader.Spec {
 
 // Loads is loads for the engine.
 func (sc *Scenario) Loads(self *loader.Spec) []*loader.Spec { return loads(sc, self) }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -82,6 +82,8 @@ type Iteration struct {
 	SetupDone bool
 	// Sweeps are the results of sweep phases.
 	Sweeps []Sweep
+	// Probes are the results of probe phases.
+	Probes []Probe
 	// Checks are the results of the scenario's checks.
 	Checks []CheckResult
 	// TeardownErr says why teardown failed; the next setup may then find
@@ -210,6 +212,16 @@ func (e *Engine) phases(ctx context.Context, sc *config.Scenario, it *Iteration,
 			sw, err := e.sweepPhase(ctx, sc, name, ph.Sweep, log)
 			if sw != nil {
 				it.Sweeps = append(it.Sweeps, *sw)
+			}
+			if err != nil {
+				return fmt.Errorf("phase %s: %w", name, err)
+			}
+			continue
+		}
+		if ph.Probe != nil {
+			pr, err := e.probePhase(ctx, sc, name, ph.Probe, log)
+			if pr != nil {
+				it.Probes = append(it.Probes, *pr)
 			}
 			if err != nil {
 				return fmt.Errorf("phase %s: %w", name, err)
@@ -419,6 +431,7 @@ type IterationJSON struct {
 	Actions  []ActionJSON        `json:"actions"`
 	Verdicts []guarantee.Verdict `json:"verdicts"`
 	Sweeps   []SweepJSON         `json:"sweeps,omitempty"`
+	Probes   []ProbeJSON         `json:"probes,omitempty"`
 	Checks   []CheckJSON         `json:"checks,omitempty"`
 }
 
@@ -483,6 +496,9 @@ func (it *Iteration) JSON() IterationJSON {
 			sj.Steps = append(sj.Steps, actionJSON(st.Result, false))
 		}
 		out.Sweeps = append(out.Sweeps, sj)
+	}
+	for _, p := range it.Probes {
+		out.Probes = append(out.Probes, p.JSON())
 	}
 	return out
 }
