@@ -27,7 +27,7 @@ const (
 )
 
 // regressionStats are the stats a regression threshold may name.
-var regressionStats = []string{"avg", "max", "p50", "p95", "p99", "qps"}
+var regressionStats = []string{"avg", "capacity", "max", "p50", "p95", "p99", "qps"}
 
 // TargetKinds are the kinds of system under test pbenchd can drive.
 var TargetKinds = []string{"kafka", "postgres"}

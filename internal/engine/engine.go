@@ -366,6 +366,10 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 			result = Fail
 		}
 	}
+	if err := probesErr(it.Probes); err != nil {
+		it.Err = err
+		return Error
+	}
 	for _, r := range it.Results {
 		if !it.Reported[r.Action] {
 			continue
@@ -391,6 +395,7 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 // export publishes an iteration's results and verdicts as gauges.
 func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	m := e.m
+	e.exportProbes(sc.Name, it.Probes)
 	for _, r := range it.Results {
 		m.ResultQPS.WithLabelValues(sc.Name, r.Action).Set(r.QPS)
 		for _, s := range metrics.Stats {

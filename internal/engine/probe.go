@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
@@ -173,4 +176,37 @@ func (p Probe) JSON() ProbeJSON {
 		out.Steps = append(out.Steps, ProbeStepJSON{Rate: st.Rate, Outcome: st.Outcome.String(), Result: actionJSON(st.Result, false), Verdicts: st.Verdicts})
 	}
 	return out
+}
+
+// probesErr makes an iteration an error when one of its probes was limited
+// by pbenchd itself: what it found is a bound of the generator, not the
+// target's capacity.
+func probesErr(ps []Probe) error {
+	for _, p := range ps {
+		if p.Reason == probe.Generator {
+			return fmt.Errorf("probe %s: pbenchd could not offer more than %.4g/s itself (generator-limited): the target's capacity is at least that, not known", p.Action, p.Capacity)
+		}
+	}
+	return nil
+}
+
+// exportProbes publishes each probe's capacity and curve; a
+// generator-limited probe publishes neither (its iteration is an error).
+func (e *Engine) exportProbes(scenario string, ps []Probe) {
+	pm := e.m.Probe
+	for _, p := range ps {
+		if p.Reason == probe.Generator {
+			continue
+		}
+		pm.Curve.DeletePartialMatch(prometheus.Labels{"scenario": scenario, "action": p.Action})
+		pm.Capacity.WithLabelValues(scenario, p.Action).Set(p.Capacity)
+		for i, st := range p.Steps {
+			step := strconv.Itoa(i)
+			r := st.Result
+			values := []float64{st.Rate, r.QPS, r.P50.Seconds(), r.P99.Seconds(), r.ErrorRatio}
+			for j, stat := range metrics.ProbeStats {
+				pm.Curve.WithLabelValues(scenario, p.Action, step, stat).Set(values[j])
+			}
+		}
+	}
 }

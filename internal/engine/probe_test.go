@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
@@ -81,6 +83,16 @@ func TestProbeCapacityPostgres(t *testing.T) {
 		if st.Rate <= loose.Capacity && st.Outcome != probe.Held || st.Rate > loose.Capacity && st.Outcome != probe.Broke {
 			t.Errorf("step at %.1f/s ended %s, inconsistent with capacity %.1f/s", st.Rate, st.Outcome, loose.Capacity)
 		}
+	}
+	if got := testutil.ToFloat64(m.Probe.Capacity.WithLabelValues("probe_periodic", "sleep")); got != loose.Capacity {
+		t.Errorf("pbenchd_capacity_qps %v, want the probe's %v", got, loose.Capacity)
+	}
+	if n, want := testutil.CollectAndCount(m.Probe.Curve), len(loose.Steps)*len(metrics.ProbeStats); n != want {
+		t.Errorf("%d curve series, want %d (5 per step)", n, want)
+	}
+	last := loose.Steps[len(loose.Steps)-1]
+	if got := testutil.ToFloat64(m.Probe.Curve.WithLabelValues("probe_periodic", "sleep", strconv.Itoa(len(loose.Steps)-1), "served")); got != last.Result.QPS {
+		t.Errorf("curve served at the last step %v, want %v", got, last.Result.QPS)
 	}
 	tight := probeOf("poisson", 30*time.Millisecond)
 	if !(tight.Capacity < loose.Capacity) {

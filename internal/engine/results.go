@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -79,7 +80,14 @@ func (r Results) stats() map[string]map[string]guarantee.Stats {
 			if out[sc] == nil {
 				out[sc] = map[string]guarantee.Stats{}
 			}
-			out[sc][a.Action] = guarantee.Stats{QPS: a.QPS, P50: a.P50, P95: a.P95, P99: a.P99, Max: a.Max, Avg: a.Avg}
+			out[sc][a.Action] = guarantee.Stats{QPS: a.QPS, P50: a.P50, P95: a.P95, P99: a.P99, Max: a.Max, Avg: a.Avg, Capacity: math.NaN()}
+		}
+		for _, p := range it.Probes {
+			if out[sc] == nil {
+				out[sc] = map[string]guarantee.Stats{}
+			}
+			nan := math.NaN()
+			out[sc][p.Action] = guarantee.Stats{QPS: nan, P50: nan, P95: nan, P99: nan, Max: nan, Avg: nan, Capacity: p.Capacity}
 		}
 	}
 	return out

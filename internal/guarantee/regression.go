@@ -7,9 +7,13 @@ import (
 )
 
 // Stats are the statistics of one action that regression checks compare:
-// QPS in calls per second, the rest in seconds.
+// QPS and Capacity in calls per second, the rest in seconds. A stat the
+// action does not have is NaN (a probed action has only Capacity; a load
+// action has no Capacity) and is not compared.
 type Stats struct {
 	QPS, P50, P95, P99, Max, Avg float64
+	// Capacity is a probe's highest rate inside its SLO.
+	Capacity float64
 }
 
 // Thresholds are, per stat, the factor by which THIS may be worse than the
@@ -21,11 +25,14 @@ type Thresholds map[string]float64
 // 1.3; p99 and max vary too much between two single runs to gate by
 // default.
 func DefaultThresholds() Thresholds {
-	return Thresholds{"qps": 1.2, "avg": 1.2, "p50": 1.2, "p95": 1.3, "p99": 0, "max": 0}
+	return Thresholds{"qps": 1.2, "avg": 1.2, "p50": 1.2, "p95": 1.3, "p99": 0, "max": 0, "capacity": 1.2}
 }
 
 // RegressionStats lists the stats a threshold may name, in report order.
-var RegressionStats = []string{"qps", "avg", "p50", "p95", "p99", "max"}
+var RegressionStats = []string{"qps", "avg", "p50", "p95", "p99", "max", "capacity"}
+
+// higherIsBetter tells the stats that regress by going down.
+func higherIsBetter(stat string) bool { return stat == "qps" || stat == "capacity" }
 
 func (s Stats) get(stat string) float64 {
 	switch stat {
@@ -41,6 +48,8 @@ func (s Stats) get(stat string) float64 {
 		return s.P99
 	case "max":
 		return s.Max
+	case "capacity":
+		return s.Capacity
 	}
 	return math.NaN()
 }
@@ -72,10 +81,13 @@ func Compare(this, base map[string]map[string]Stats, thresholds func(scenario, a
 			th := thresholds(sc, a)
 			for _, stat := range RegressionStats {
 				c := Comparison{Scenario: sc, Action: a, Stat: stat, This: st.get(stat), Baseline: b.get(stat), Threshold: th[stat]}
+				if math.IsNaN(c.This) || math.IsNaN(c.Baseline) {
+					continue // a stat one of the runs does not have
+				}
 				switch {
-				case stat == "qps" && c.This > 0:
+				case higherIsBetter(stat) && c.This > 0:
 					c.Ratio = c.Baseline / c.This
-				case stat == "qps":
+				case higherIsBetter(stat):
 					c.Ratio = math.Inf(1)
 				case c.Baseline > 0:
 					c.Ratio = c.This / c.Baseline
@@ -119,8 +131,8 @@ func (c Comparison) String() string {
 	if c.Threshold > 0 {
 		limit = fmt.Sprintf("×%.2f", c.Threshold)
 	}
-	if c.Stat == "qps" {
-		return fmt.Sprintf("qps %.1f vs %.1f ×%.2f (limit %s) %s", c.This, c.Baseline, c.Ratio, limit, word)
+	if higherIsBetter(c.Stat) {
+		return fmt.Sprintf("%s %.1f vs %.1f ×%.2f (limit %s) %s", c.Stat, c.This, c.Baseline, c.Ratio, limit, word)
 	}
 	return fmt.Sprintf("%s %s vs %s ×%.2f (limit %s) %s", c.Stat, round(c.This), round(c.Baseline), c.Ratio, limit, word)
 }

@@ -73,6 +73,9 @@ type Metrics struct {
 	KafkaDuplicate *prometheus.CounterVec // scenario, action
 	KafkaForeign   *prometheus.CounterVec // scenario, action
 
+	// Probe holds the capacity probes' gauges.
+	Probe ProbeMetrics
+
 	ReloadOK   prometheus.Gauge
 	ReloadTime prometheus.Gauge
 	BuildInfo  *prometheus.GaugeVec // version, revision, goversion
@@ -158,6 +161,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.Probe = newProbeMetrics(reg)
 	m.BuildInfo.WithLabelValues(Version, Revision(), runtime.Version()).Set(1)
 	return m
 }
@@ -215,4 +219,5 @@ func (m *Metrics) ForgetScenario(scenario string) {
 		g.DeletePartialMatch(l)
 	}
 	m.Iterations.DeletePartialMatch(l)
+	m.Probe.forget(l)
 }
