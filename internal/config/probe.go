@@ -34,6 +34,10 @@ type ProbePhase struct {
 	Step Duration `koanf:"step"`
 	// Warmup at the start of each step, excluded from its verdict.
 	Warmup Duration `koanf:"warmup"`
+	// Confirm is how many times a step that broke is run again at its
+	// rate before the probe believes it (default 1): a transient of the
+	// machine or the target does not end the probe early.
+	Confirm *int `koanf:"confirm"`
 	// MaxInflight caps calls in flight per step; default: what the
 	// ceiling needs at the SLO's latency (Little's law), at most 10000.
 	MaxInflight int `koanf:"max_inflight"`
@@ -51,13 +55,17 @@ const (
 	DefaultProbeArrivals = "poisson"
 	DefaultProbeStart    = 100
 	DefaultProbeCeiling  = 100000
+	DefaultProbeConfirm  = 1
 )
 
 var probeArrivals = []string{"poisson", "periodic"}
 
 // Search returns the probe's search settings with defaults applied.
 func (p *ProbePhase) Search() probe.Config {
-	c := probe.Config{Start: DefaultProbeStart, Ceiling: DefaultProbeCeiling, Precision: p.Precision, Growth: p.Growth}
+	c := probe.Config{Start: DefaultProbeStart, Ceiling: DefaultProbeCeiling, Precision: p.Precision, Growth: p.Growth, Confirm: DefaultProbeConfirm}
+	if p.Confirm != nil {
+		c.Confirm = *p.Confirm
+	}
 	if !p.Start.IsZero() {
 		c.Start = p.Start.PerSecond()
 	}

@@ -27,7 +27,7 @@ func TestProbePhaseLoads(t *testing.T) {
 	if p == nil {
 		t.Fatalf("phase 0 is not a probe: %+v", sc.Phases[0])
 	}
-	if got, want := p.Search(), (probe.Config{Start: 50, Ceiling: 5000, Precision: 0.1}); got != want {
+	if got, want := p.Search(), (probe.Config{Start: 50, Ceiling: 5000, Precision: 0.1, Confirm: 1}); got != want {
 		t.Errorf("search %+v, want %+v", got, want)
 	}
 	if p.ArrivalShape() != "poisson" || p.Step.String() != "8s" || p.Warmup.String() != "2s" {

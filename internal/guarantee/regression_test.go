@@ -61,7 +61,9 @@ func TestCompare(t *testing.T) {
 // not compared, and a load action's missing capacity is not either.
 func TestCompareCapacity(t *testing.T) {
 	nan := math.NaN()
-	probe := func(c float64) Stats { return Stats{QPS: nan, P50: nan, P95: nan, P99: nan, Max: nan, Avg: nan, Capacity: c} }
+	probe := func(c float64) Stats {
+		return Stats{QPS: nan, P50: nan, P95: nan, P99: nan, Max: nan, Avg: nan, Capacity: c}
+	}
 	load := Stats{QPS: 10, P50: 0.001, P95: 0.001, P99: 0.001, Max: 0.001, Avg: 0.001, Capacity: nan}
 	base := map[string]map[string]Stats{"s": {"probed": probe(1200), "dropped": probe(1000), "load": load}}
 	this := map[string]map[string]Stats{"s": {"probed": probe(1100), "dropped": probe(800), "load": load}}

@@ -74,6 +74,12 @@ type Config struct {
 	// Floor is the lowest rate tried when even Start breaks; 0 means
 	// Start / 100.
 	Floor float64
+	// Confirm is how many times a step that broke is run again at the same
+	// rate before the search takes it as broken; it holds if any run
+	// held. A transient of the machine or the target (a checkpoint, a
+	// noisy neighbour) then does not end the growth early. 0 runs each
+	// rate once.
+	Confirm int
 	// MaxSteps bounds the number of steps; 0 means MaxStepsFor(…) of the
 	// other settings, the most the search can need.
 	MaxSteps int
@@ -106,6 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Start > 0 && !(c.Floor > 0 && c.Floor <= c.Start) {
 		errs = append(errs, fmt.Errorf("floor: %g must be positive and at most the start rate %g", c.Floor, c.Start))
 	}
+	if c.Confirm < 0 {
+		errs = append(errs, fmt.Errorf("confirm: %d must not be negative", c.Confirm))
+	}
 	if c.MaxSteps < 0 {
 		errs = append(errs, fmt.Errorf("max_steps: %d must not be negative", c.MaxSteps))
 	}
@@ -127,11 +136,13 @@ func (c Config) withDefaults() (Config, error) {
 // shrinking at most ⌈log_g(Start/Floor)⌉. Either ends with one interval
 // [held, broke] of ratio g (or less: the ceiling or floor clip it), and each
 // geometric bisection halves the interval's log-width, so ⌈log2(ln g /
-// ln(1+p))⌉ bisections bring the ratio to 1+p or less.
+// ln(1+p))⌉ bisections bring the ratio to 1+p or less. Each rate may be
+// run 1+Confirm times.
 func MaxStepsFor(c Config) int {
 	walk := math.Max(math.Log(c.Ceiling/c.Start), math.Log(c.Start/c.Floor)) / math.Log(c.Growth)
 	bisect := math.Log2(math.Log(c.Growth) / math.Log1p(c.Precision))
-	return 1 + int(math.Ceil(walk-1e-9)) + max(int(math.Ceil(bisect-1e-9)), 0)
+	rates := 1 + int(math.Ceil(walk-1e-9)) + max(int(math.Ceil(bisect-1e-9)), 0)
+	return rates * (1 + c.Confirm)
 }
 
 // Step is one rate tried and how it ended.
@@ -160,6 +171,8 @@ type Search struct {
 	steps       []Step
 	reason      string
 	pending     float64 // the rate Next returned and Observe awaits
+	retry       float64 // a rate that broke and is to be run again
+	tries       int     // runs of retry that broke so far
 }
 
 // New starts a search; a bad config is an error naming each bad field.
@@ -184,6 +197,8 @@ func (s *Search) Next() (rate float64, ok bool) {
 		return s.pending, true
 	}
 	switch {
+	case s.retry > 0:
+		rate = s.retry
 	case s.held == 0 && s.broke == 0:
 		rate = s.cfg.Start
 	case s.broke == 0: // only held so far: grow
@@ -223,10 +238,21 @@ func (s *Search) Observe(rate float64, o Outcome) {
 	}
 	s.pending = 0
 	s.steps = append(s.steps, Step{Rate: rate, Outcome: o})
+	if o != Broke {
+		s.retry, s.tries = 0, 0
+	}
 	switch o {
 	case Held:
 		s.held = math.Max(s.held, rate)
 	case Broke:
+		if s.retry != rate {
+			s.retry, s.tries = rate, 0
+		}
+		s.tries++
+		if s.tries <= s.cfg.Confirm {
+			return // run it again before believing it
+		}
+		s.retry, s.tries = 0, 0
 		if s.broke == 0 || rate < s.broke {
 			s.broke = rate
 		}

@@ -48,6 +48,7 @@ func TestSearchFindsCapacity(t *testing.T) {
 		{"coarse fast growth", Config{Start: 1000, Ceiling: 1e6, Precision: 0.2, Growth: 4}},
 		{"start is ceiling", Config{Start: 500, Ceiling: 500}},
 		{"slow growth", Config{Start: 50, Ceiling: 5000, Growth: 1.25, Precision: 0.02}},
+		{"confirmed twice", Config{Start: 100, Ceiling: 100000, Confirm: 2}},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range configs {
@@ -176,5 +177,47 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("%+v: error %q lacks %q", tc.c, err, w)
 			}
 		}
+	}
+}
+
+// TestSearchConfirmRidesOutTransients: with Confirm 1, a transient that
+// breaks one step (never two in a row) whatever its rate changes nothing:
+// the search finds what it finds on a steady target, taking one more step
+// per transient at most. Without Confirm the same transient ends the
+// growth early.
+func TestSearchConfirmRidesOutTransients(t *testing.T) {
+	const capacity = 3000.0
+	transient := func(c Config) Result {
+		s, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; ; k++ {
+			rate, ok := s.Next()
+			if !ok {
+				return s.Result()
+			}
+			switch {
+			case k%3 == 1: // a checkpoint, a noisy neighbour
+				s.Observe(rate, Broke)
+			case rate <= capacity:
+				s.Observe(rate, Held)
+			default:
+				s.Observe(rate, Broke)
+			}
+		}
+	}
+	c := Config{Start: 100, Ceiling: 100000, Confirm: 1}
+	steady := run(t, c, capacity, 0)
+	got := transient(c)
+	if got.Capacity != steady.Capacity || got.Broke != steady.Broke || got.Reason != Converged {
+		t.Fatalf("with transients: %+v; steady: capacity %g broke %g", got, steady.Capacity, steady.Broke)
+	}
+	if !(got.Capacity <= capacity && capacity < got.Broke) {
+		t.Fatalf("capacity %g not bracketed by %g and %g", capacity, got.Capacity, got.Broke)
+	}
+	c.Confirm = 0
+	if early := transient(c); early.Capacity >= capacity/2 {
+		t.Fatalf("without confirm a transient at step 1 should end the growth early, got capacity %g", early.Capacity)
 	}
 }
