@@ -21,6 +21,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pgtest"
+	"github.com/pbenchd/pbenchd/internal/probe"
 )
 
 // catalogShrink scales the built-in scenarios' data down through their
@@ -36,6 +37,13 @@ var catalogShrink = map[string]any{
 	"vars.freshness_under_peek_walks.walk_rows": 10000,
 	"vars.read_replica.customers":               200,
 	"vars.read_replica.trades":                  2000,
+	// Probes: a coarse search below a low ceiling, over small tables.
+	"vars.capacity_point_select.precision": 0.5,
+	"vars.capacity_point_select.ceiling":   "4000/s",
+	"vars.capacity_point_select.rows":      1000,
+	"vars.capacity_update.precision":       0.5,
+	"vars.capacity_update.ceiling":         "2000/s",
+	"vars.capacity_update.rows":            1000,
 }
 
 // ivmScenarios share one small TPC-H data set, loaded once.
@@ -306,9 +314,17 @@ func TestCatalog(t *testing.T) {
 			if !ok {
 				t.Errorf("result %s (%v), want pass or fail", it.Result, it.Err)
 			}
-			if len(it.Results) != len(sc.ActionNames()) {
-				t.Errorf("results for %d actions, the scenario has %d", len(it.Results), len(sc.ActionNames()))
+			if len(it.Results)+len(it.Probes) != len(sc.ActionNames()) {
+				t.Errorf("results for %d actions and %d probes, the scenario has %d actions", len(it.Results), len(it.Probes), len(sc.ActionNames()))
 				ok = false
+			}
+			// A probe's steps above its capacity break its SLO (failures
+			// included), by design; it must end with a capacity found.
+			for _, p := range it.Probes {
+				if p.Capacity <= 0 || (p.Reason != probe.Converged && p.Reason != probe.Ceiling) || p.Steps[0].Result.Calls == 0 {
+					t.Errorf("probe of %s ended %q with capacity %g after %d steps", p.Action, p.Reason, p.Capacity, len(p.Steps))
+					ok = false
+				}
 			}
 			for _, r := range it.Results {
 				if r.Failed > 0 {

@@ -52,6 +52,7 @@ func Summary(w io.Writer, it *Iteration) {
 		}
 		st.Render()
 	}
+	probeTables(w, it.Probes)
 	if len(it.Results) == 0 {
 		return
 	}
@@ -112,6 +113,10 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 		fmt.Fprintf(w, "  setup: %d step(s), teardown: %d step(s)\n", n, len(sc.Teardown))
 	}
 	for i, ph := range sc.Phases {
+		if ph.Probe != nil {
+			describeProbe(w, cfg, sc, i, ph.Probe)
+			continue
+		}
 		if sw := ph.Sweep; sw != nil {
 			step := sw.Step
 			if cfg.Run.Duration.D > 0 {
@@ -218,6 +223,8 @@ func List(w io.Writer, cfg *config.Config) {
 				d += ph.Load.Duration.D
 			case ph.Sweep != nil:
 				d += ph.Sweep.Step.D * time.Duration(len(ph.Sweep.Concurrency))
+			case ph.Probe != nil:
+				d += probeMaxDuration(ph.Probe, ph.Probe.Step.D)
 			}
 		}
 		desc := strings.TrimSpace(sc.Description)
