@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -16,8 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pgtest"
+	"github.com/pbenchd/pbenchd/internal/tpch"
 )
 
 // TestPgIvmSetupError runs the pg_ivm scenarios where pg_ivm cannot work and
@@ -127,4 +130,155 @@ func privateServer(t *testing.T) string {
 		fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off", port, dir), "start")
 	t.Cleanup(func() { run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop") })
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+}
+
+// TestIVMUpdateDistribution runs 1,100 paired refresh streams on SF 0.01
+// (15 orders each: more than the 15,000 loaded orders turn over, so RF2
+// ends up deleting orders RF1 inserted), then the IVM scenarios' one-row
+// update, exactly as configured, 20,000 times, and checks which rows it
+// hit: always line 1 of an order present, spread uniformly over the
+// orders present, with no hot row. (Drawing a key from [0, max key), as
+// the update once did, put 2/3 of the turned-over share on the first
+// order after the gap RF2 leaves.)
+func TestIVMUpdateDistribution(t *testing.T) {
+	connect, conn, schema := pgtest.Schema(t)
+	ctx := context.Background()
+	g, err := tpch.New(0.01, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Load(ctx, connect, tpch.LoadOptions{Workers: 2}); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	const streams = 1100
+	r := g.NewRefresher(schema)
+	if err := r.Resume(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for range streams - 1 {
+		if _, err := r.RF1(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.RF2(ctx, conn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The last pair from a new Refresher: it resumes after the others.
+	r = g.NewRefresher(schema)
+	if err := r.Resume(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.RF1(ctx, conn); err != nil || res.Stream != streams {
+		t.Fatalf("resumed RF1: %+v, %v; want stream %d", res, err, streams)
+	}
+	if res, err := r.RF2(ctx, conn); err != nil || res.Stream != streams || res.Orders != g.RefreshOrders() {
+		t.Fatalf("resumed RF2: %+v, %v; want stream %d deleting %d orders", res, err, streams, g.RefreshOrders())
+	}
+	t.Logf("%d refresh stream pairs in %v", streams, time.Since(start).Round(time.Millisecond))
+	present := g.Orders()
+	lo := streams * g.RefreshOrders() // the index of the oldest order left
+	if n := pgtest.Int(t, conn, "SELECT count(*) FROM orders"); n != present {
+		t.Fatalf("%d orders after the streams, want %d", n, present)
+	}
+	if k := pgtest.Int(t, conn, "SELECT min(l_orderkey) FROM lineitem"); k != tpch.OrderKey(lo) {
+		t.Fatalf("lowest order key %d, want %d", k, tpch.OrderKey(lo))
+	}
+
+	cfg := loadCatalog(t, pgtest.DSN(), map[string]any{"vars.ivm_tpch_none.schema": schema})
+	update, lowArg, highArg := scenarioUpdate(t, cfg.Scenario("ivm_tpch_none"), "lineitem_update")
+	const m = 20000
+	hits := make(map[int64]int, present)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for sent := 0; sent < m; {
+		var b pgx.Batch
+		for ; b.Len() < 500 && sent < m; sent++ {
+			b.Queue(update, lowArg+rng.Int64N(highArg-lowArg+1))
+		}
+		br := conn.SendBatch(ctx, &b)
+		for range b.Len() {
+			var key int64
+			if err := br.QueryRow().Scan(&key); err != nil {
+				br.Close()
+				t.Fatalf("the update hit no row: %v", err)
+			}
+			hits[key]++
+		}
+		if err := br.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Hits per order are Binomial(m, 1/present), about Poisson(λ = 4/3).
+	// P(X ≥ 14) ≈ e^-λ λ^14 / 14! ≈ 1.7e-10 for one order, 2.6e-6 for any
+	// of the 15,000: a fair draw never reaches 14, a hot row (the drift
+	// seen before: 13 % to 27 % of the updates) reaches thousands.
+	// Split the orders present into ten runs of 1,500 by index: each run's
+	// hits are Binomial(m, 0.1), mean 2,000, sd √(m·0.1·0.9) = 42.4; six sd
+	// (255) is exceeded with probability 2e-9 per run. The modulo that maps
+	// the argument onto the run of indexes biases by at most 15,000 / 2·10^9.
+	var runs [10]int
+	hot, hotKey := 0, int64(0)
+	for key, n := range hits {
+		var i int64 = -1
+		if (key-1)%32 < 8 {
+			i = (key-1)/32*8 + (key-1)%32
+		}
+		if i < lo || i >= lo+present {
+			t.Fatalf("the update hit order %d (index %d), not one of the orders present (indexes %d to %d)", key, i, lo, lo+present-1)
+		}
+		runs[(i-lo)*10/present] += n
+		if n > hot {
+			hot, hotKey = n, key
+		}
+	}
+	t.Logf("%d updates over %d of %d orders; most hits on one order: %d (order %d); per tenth of the orders: %v", m, len(hits), present, hot, hotKey, runs)
+	if hot >= 14 {
+		t.Errorf("order %d took %d of %d updates: a hot row (a fair draw reaches 14 with probability below 3e-6)", hotKey, hot, m)
+	}
+	for k, n := range runs {
+		if n < 2000-255 || n > 2000+255 {
+			t.Errorf("tenth %d of the orders present took %d updates, want 2000 ± 255 (6 sd)", k, n)
+		}
+	}
+}
+
+// scenarioUpdate returns an action's statement and the range of its one
+// uniform_int argument, as the scenario configures them.
+func scenarioUpdate(t *testing.T, sc *config.Scenario, action string) (string, int64, int64) {
+	t.Helper()
+	if sc == nil {
+		t.Fatal("scenario not in the catalog")
+	}
+	for _, ph := range sc.Phases {
+		if ph.Load == nil {
+			continue
+		}
+		for _, a := range ph.Load.Actions {
+			if a.Name != action {
+				continue
+			}
+			spec, _ := a.Kinds["sql"].(map[string]any)
+			exec, _ := spec["exec"].(string)
+			args, _ := spec["args"].([]any)
+			if exec == "" || len(args) != 1 {
+				t.Fatalf("%s: want an exec statement with one argument, got %v", action, spec)
+			}
+			arg, _ := args[0].(map[string]any)
+			if arg["kind"] != "uniform_int" {
+				t.Fatalf("%s: argument %v, want a uniform_int", action, arg)
+			}
+			return exec, toInt64(t, arg["min"]), toInt64(t, arg["max"])
+		}
+	}
+	t.Fatalf("scenario %s has no action %s", sc.Name, action)
+	return "", 0, 0
+}
+
+func toInt64(t *testing.T, v any) int64 {
+	t.Helper()
+	var n int64
+	if _, err := fmt.Sscan(fmt.Sprint(v), &n); err != nil {
+		t.Fatalf("%v is not an integer: %v", v, err)
+	}
+	return n
 }

@@ -45,33 +45,31 @@ func (g *Generator) NewRefresher(schema string) *Refresher {
 }
 
 // Resume sets the next stream numbers from the data: RF1 continues after
-// the highest refresh order present, RF2 at the lowest loaded order still
-// present. Without it, a new process would insert keys an earlier one
-// inserted.
+// the highest order present, RF2 at the lowest one (see OrderKey: the
+// orders present are one run of indexes). Without it, a new process would
+// insert keys an earlier one inserted.
 func (r *Refresher) Resume(ctx context.Context, db DB) error {
-	n := r.g.refreshOrders
-	var key *int64
-	q := fmt.Sprintf("SELECT max(o_orderkey) FROM %s WHERE (o_orderkey - 1) %% 32 >= 8", r.table("orders"))
-	if err := db.QueryRow(ctx, q).Scan(&key); err != nil {
-		return fmt.Errorf("tpch: resume RF1: %w", err)
+	n, loaded := r.g.refreshOrders, r.g.orders
+	var lo, hi *int64
+	q := fmt.Sprintf("SELECT min(o_orderkey), max(o_orderkey) FROM %s", r.table("orders"))
+	if err := db.QueryRow(ctx, q).Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("tpch: resume refresh streams: %w", err)
 	}
-	if key != nil {
-		j, _ := refreshIndex(*key)
-		r.rf1.Store(j/n + 1)
+	if lo == nil {
+		// Every order deleted: RF1 starts again after the loaded ones,
+		// RF2 with the first order RF1 will insert.
+		r.rf1.Store(0)
+		r.rf2.Store(r.loadedStreams())
+		return nil
+	}
+	first, _ := orderIndex(*lo)
+	last, _ := orderIndex(*hi)
+	if last >= loaded {
+		r.rf1.Store((last-loaded)/n + 1)
 	} else {
 		r.rf1.Store(0)
 	}
-	key = nil
-	q = fmt.Sprintf("SELECT min(o_orderkey) FROM %s WHERE (o_orderkey - 1) %% 32 < 8", r.table("orders"))
-	if err := db.QueryRow(ctx, q).Scan(&key); err != nil {
-		return fmt.Errorf("tpch: resume RF2: %w", err)
-	}
-	if key != nil {
-		i, _ := orderIndex(*key)
-		r.rf2.Store(i / n)
-	} else {
-		r.rf2.Store(r.loadedStreams())
-	}
+	r.rf2.Store(first / n)
 	return nil
 }
 
@@ -90,9 +88,9 @@ var ErrStream = errors.New("bad refresh stream")
 
 // RF1Stream inserts refresh stream stream's SF × 1,500 new orders and
 // their 1–7 lines each, in one transaction (clause 2.5.2). The orders are
-// a function of (seed, stream); their keys are sparse key values the load
-// never uses, distinct between streams, so they never collide with loaded
-// orders or with other streams.
+// a function of (seed, stream); their keys follow the loaded ones in the
+// same sparse pattern (OrderKey), distinct between streams, so they never
+// collide with loaded orders or with other streams.
 func (r *Refresher) RF1Stream(ctx context.Context, db DB, stream int64) (RefreshResult, error) {
 	res := RefreshResult{Stream: stream}
 	if stream < 1 {
@@ -109,7 +107,7 @@ func (r *Refresher) RF1Stream(ctx context.Context, db DB, stream int64) (Refresh
 
 	var o order
 	orders := loader.RowFunc(items, len(ordersColumns), func(k int64, row []any) {
-		g.makeOrder(streamRefresh, first+k, refreshKey(first+k), &o)
+		g.makeOrder(streamRefresh, first+k, g.refreshKey(first+k), &o)
 		g.fillOrder(&o, row)
 	})
 	res.Orders, err = loader.CopyRows(ctx, tx, r.ident("orders"), columnNames(ordersColumns), orders, 0, nil)
@@ -118,7 +116,7 @@ func (r *Refresher) RF1Stream(ctx context.Context, db DB, stream int64) (Refresh
 	}
 	lines := &perItem{next: items.Start, end: items.End, row: make([]any, len(lineitemColumns)),
 		start: func(k int64) int {
-			g.makeOrder(streamRefresh, first+k, refreshKey(first+k), &o)
+			g.makeOrder(streamRefresh, first+k, g.refreshKey(first+k), &o)
 			return o.n
 		},
 		fill: func(j int, row []any) { g.fillLine(&o, j, row) },
@@ -134,9 +132,11 @@ func (r *Refresher) RF1Stream(ctx context.Context, db DB, stream int64) (Refresh
 }
 
 // RF2Stream deletes refresh stream stream's SF × 1,500 orders and their
-// lines in one transaction (clause 2.5.3): loaded orders in key order,
-// stream 1 the first SF × 1,500, and so on; once every loaded order has
-// been deleted, the orders RF1 inserted, stream by stream.
+// lines in one transaction (clause 2.5.3): the oldest orders, in key
+// order, stream 1 the first SF × 1,500 loaded ones, and so on; once every
+// loaded order has been deleted, the orders RF1 inserted, stream by
+// stream. Paired with RF1 it keeps the number of orders constant and the
+// orders present one run of consecutive indexes.
 func (r *Refresher) RF2Stream(ctx context.Context, db DB, stream int64) (RefreshResult, error) {
 	res := RefreshResult{Stream: stream}
 	if stream < 1 {
@@ -170,18 +170,13 @@ func (r *Refresher) loadedStreams() int64 {
 	return (r.g.orders + n - 1) / n
 }
 
-// deleteKeys are the order keys RF2 stream deletes.
+// deleteKeys are the order keys RF2 stream deletes: the orders of indexes
+// (stream-1)·n to stream·n-1 (see OrderKey), the loaded orders first, then
+// those RF1 inserted, in the order it inserted them.
 func (r *Refresher) deleteKeys(stream int64) []int64 {
 	n := r.g.refreshOrders
 	keys := make([]int64, 0, n)
-	if k := r.loadedStreams(); stream > k {
-		first := (stream - k - 1) * n
-		for j := first; j < first+n; j++ {
-			keys = append(keys, refreshKey(j))
-		}
-		return keys
-	}
-	for i := (stream - 1) * n; i < min(stream*n, r.g.orders); i++ {
+	for i := (stream - 1) * n; i < stream*n; i++ {
 		keys = append(keys, OrderKey(i))
 	}
 	return keys

@@ -129,25 +129,39 @@ func (g *Generator) Rows() map[string]int64 {
 	}
 }
 
-// OrderKey is the key of the i-th loaded order (from 0): keys are sparse,
-// using the first 8 of every 32 values (1–8, 33–40, …), which leaves the
-// rest for refresh streams.
+// OrderKey is the key of the i-th order (from 0): keys are sparse, using
+// the first 8 of every 32 values (1–8, 33–40, …). Orders 0 to Orders()-1
+// are the loaded ones; the j-th order refresh streams insert is order
+// Orders()+j, so new orders take the keys after the loaded ones.
+//
+// With that numbering the orders present are always one run of
+// consecutive indexes: RF1 appends at the top, RF2 deletes from the bottom
+// (the oldest loaded orders first, then the oldest inserted ones), so
+// after any number of paired streams every index between the lowest and
+// the highest present is present. A key drawn uniformly from that run
+// (RandomOrderSQL) hits every order present equally often, however many
+// streams ran, with no gap whose next order would take the gap's share.
 func OrderKey(i int64) int64 { return i/8*32 + i%8 + 1 }
 
-// refreshKey is the key of the j-th order refresh streams insert (from 0):
-// the 24 values of every 32 that loaded orders never use.
-func refreshKey(j int64) int64 { return j/24*32 + 8 + j%24 + 1 }
-
-// orderIndex inverts OrderKey; ok is false for keys of refresh orders.
+// orderIndex inverts OrderKey; ok is false for the key values OrderKey
+// never gives.
 func orderIndex(key int64) (i int64, ok bool) {
 	slot := (key - 1) % 32
 	return (key-1)/32*8 + slot, slot < 8
 }
 
-// refreshIndex inverts refreshKey; ok is false for keys of loaded orders.
-func refreshIndex(key int64) (j int64, ok bool) {
-	slot := (key - 1) % 32
-	return (key-1)/32*24 + slot - 8, slot >= 8
+// refreshKey is the key of the j-th order refresh streams insert (from 0).
+func (g *Generator) refreshKey(j int64) int64 { return OrderKey(g.orders + j) }
+
+// OrderIndexSQL is orderIndex as an SQL expression of the key expression
+// key, for key values OrderKey gives.
+func OrderIndexSQL(key string) string {
+	return fmt.Sprintf("((%[1]s) - 1) / 32 * 8 + ((%[1]s) - 1) %% 32", key)
+}
+
+// OrderKeySQL is OrderKey as an SQL expression of the index expression i.
+func OrderKeySQL(i string) string {
+	return fmt.Sprintf("(%[1]s) / 8 * 32 + (%[1]s) %% 8 + 1", i)
 }
 
 // RetailPrice is P_RETAILPRICE of part key p in cents (clause 4.2.3):

@@ -61,27 +61,26 @@ func TestCardinalities(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	seen := map[int64]string{}
-	for i := range int64(2000) {
+	for i := range int64(6000) {
 		k := OrderKey(i)
 		if back, ok := orderIndex(k); !ok || back != i {
 			t.Fatalf("orderIndex(OrderKey(%d)) = %d, %v", i, back, ok)
 		}
-		seen[k] = "order"
+		if i > 0 && k <= OrderKey(i-1) {
+			t.Fatalf("OrderKey(%d) = %d is not above OrderKey(%d) = %d", i, k, i-1, OrderKey(i-1))
+		}
 	}
 	// Keys used: 8 of every 32.
 	if OrderKey(7) != 8 || OrderKey(8) != 33 || OrderKey(15) != 40 {
 		t.Errorf("order keys 7, 8, 15 = %d, %d, %d; want 8, 33, 40", OrderKey(7), OrderKey(8), OrderKey(15))
 	}
-	for j := range int64(6000) {
-		k := refreshKey(j)
-		if back, ok := refreshIndex(k); !ok || back != j {
-			t.Fatalf("refreshIndex(refreshKey(%d)) = %d, %v", j, back, ok)
-		}
-		if what, dup := seen[k]; dup {
-			t.Fatalf("refresh key %d (j=%d) collides with an %s key", k, j, what)
-		}
-		seen[k] = "refresh"
+	if _, ok := orderIndex(9); ok {
+		t.Error("orderIndex(9) is ok: 9 is no order key")
+	}
+	// Refresh orders follow the loaded ones.
+	g, _ := New(0.01, 1)
+	if k := g.refreshKey(0); k != OrderKey(g.Orders()) || k <= OrderKey(g.Orders()-1) {
+		t.Errorf("first refresh key %d, want %d, above the last loaded key %d", k, OrderKey(g.Orders()), OrderKey(g.Orders()-1))
 	}
 }
 
