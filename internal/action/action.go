@@ -57,6 +57,11 @@ type Result struct {
 	// Start is when the call began its work, after waiting for a free
 	// connection of its own; zero means when Call was entered.
 	Start time.Time
+	// From, when set, is when the interval the call measures began, if
+	// not at the call's start: a freshness probe measures from its
+	// marker's commit, after a random wait and the write that are not part
+	// of the lag. The call's latency and service time then run from From.
+	From time.Time
 	// Err is the failure, if any, after retries.
 	Err error
 	// Retries lists the reasons of retries made inside the call.

@@ -17,10 +17,12 @@ import (
 func init() { Kinds.Register("sql_freshness", sqlFreshnessKind{}) }
 
 // SQLFreshnessSpec is the settings of a `sql_freshness` action: each call
-// writes a marker and polls until a view shows it. The time from the
-// write's commit to the first read that sees the marker is the view's
-// freshness lag, recorded in pbenchd_freshness_lag_seconds and as the
-// call's service time.
+// waits a random time within Spread, writes a marker and polls until a view
+// shows it. The time from the write's commit to the first read that sees
+// the marker is the view's freshness lag, recorded in
+// pbenchd_freshness_lag_seconds and as the call's latency (the wait and
+// the write are not part of it), so the action's mean and p99 are the
+// view's mean and p99 staleness.
 type SQLFreshnessSpec struct {
 	// Write makes a new marker, $1, visible in the tables.
 	Write string `koanf:"write"`
@@ -33,6 +35,13 @@ type SQLFreshnessSpec struct {
 	View string `koanf:"view"`
 	// Marker generates $1; default a sequence from 1.
 	Marker *ArgSpec `koanf:"marker"`
+	// Spread: before each marker, wait a time drawn uniformly from
+	// [0, Spread). Set it to the refresh period of a periodically
+	// refreshed view, so that markers fall at uniformly random points of
+	// the period as real writes do, and the mean lag is half the period
+	// plus the refresh time. 0 writes each marker as soon as the last one
+	// was seen: just after a refresh, the worst case of a whole period.
+	Spread config.Duration `koanf:"spread"`
 	// Interval between two reads; default 5ms.
 	Interval config.Duration `koanf:"interval"`
 	// Timeout gives up on a marker (an error of class timeout); default 60s.
@@ -58,6 +67,9 @@ func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) 
 	}
 	if _, e := buildArgs([]ArgSpec{*s.Marker}, path+".marker"); e != nil {
 		errs = append(errs, e...)
+	}
+	if s.Spread.D < 0 {
+		errs = append(errs, fmt.Errorf("%s.spread: %s is negative: want a duration such as the refresh period, or 0", path, s.Spread))
 	}
 	if s.Interval.D <= 0 {
 		s.Interval = config.Dur(5 * time.Millisecond)
@@ -115,13 +127,24 @@ type freshnessRunner struct {
 }
 
 func (r *freshnessRunner) Call(ctx context.Context) Result {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	if s := r.spec.Spread.D; s > 0 {
+		wait := time.NewTimer(time.Duration(rng.Int64N(int64(s))))
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return Result{Err: ctx.Err()}
+		case <-wait.C:
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout.D)
 	defer cancel()
-	m := r.marker(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	m := r.marker(rng)
 	if _, err := r.wpool.Exec(ctx, r.spec.Write, m...); err != nil {
 		r.wpg.Observe(err)
 		return Result{Err: err}
 	}
+	// The write has committed (autocommit): the lag runs from here.
 	written := time.Now()
 	tick := time.NewTicker(r.spec.Interval.D)
 	defer tick.Stop()
@@ -135,16 +158,16 @@ func (r *freshnessRunner) Call(ctx context.Context) Result {
 				if r.lag != nil {
 					r.lag.Observe(time.Since(written).Seconds())
 				}
-				return Result{Start: written}
+				return Result{From: written}
 			}
 		}
 		if err != nil {
 			r.rpg.Observe(err)
-			return Result{Start: written, Err: err}
+			return Result{From: written, Err: err}
 		}
 		select {
 		case <-ctx.Done():
-			return Result{Start: written, Err: ctx.Err()}
+			return Result{From: written, Err: ctx.Err()}
 		case <-tick.C:
 		}
 	}

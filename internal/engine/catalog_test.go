@@ -57,8 +57,8 @@ func init() {
 	}
 	// In a 2 s phase the refresher must run more than once for a probe's
 	// marker to show.
-	catalogShrink["vars.ivm_tpch_q01_refresh.refresh_every"] = "4/s"
-	catalogShrink["vars.ivm_tpch_q09_refresh.refresh_every"] = "4/s"
+	catalogShrink["vars.ivm_tpch_q01_refresh.refresh_period"] = "250ms"
+	catalogShrink["vars.ivm_tpch_q09_refresh.refresh_period"] = "250ms"
 }
 
 // setupFailures are the scenarios that must refuse plain PostgreSQL at

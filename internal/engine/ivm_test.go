@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pgtest"
@@ -281,4 +283,93 @@ func toInt64(t *testing.T, v any) int64 {
 		t.Fatalf("%v is not an integer: %v", v, err)
 	}
 	return n
+}
+
+// TestFreshnessHalfPeriod measures the freshness lag of a materialized
+// view refreshed every P = 300 ms, as the IVM scenarios do: markers written
+// at random offsets within the period must wait, on average, half of it.
+//
+// The derivation. The probe sees marker k right after the refresh that
+// showed it, waits u ~ U[0, P), writes marker k+1, and that marker shows
+// at the next refresh, one gap G later: its lag is G − u (plus the poll
+// step, mean 2.5 ms, and one read; the refreshes' own durations cancel,
+// as both ends are refresh commits). G is P, or 2P when a refresh overran
+// its period on a loaded machine and the next arrival was dropped (a
+// share q = dropped/refreshes of the gaps), so the mean lag is
+// P/2 + q·P and its sd P·√(1/12 + q(1−q)) (86.6 ms with q = 0). A probe
+// takes about P (the wait, then the lag), so the 15 s phase yields about
+// 50; at least 30 are required. The mean is accepted within four sd of
+// the mean below and four sd plus 50 ms (poll step, reads, scheduling
+// delays) above. The old probe, writing right after a refresh, waited a
+// whole period (G, 300 ms) and fails; a lag counted from before the wait
+// or the write would add P/2.
+func TestFreshnessHalfPeriod(t *testing.T) {
+	c := pgtest.Connect(t)
+	tbl, mv := pgtest.Name("pbenchd_fresh"), pgtest.Name("pbenchd_fresh_mv")
+	pgtest.Exec(t, c, "CREATE TABLE "+tbl+" (m bigint)")
+	pgtest.Exec(t, c, "CREATE MATERIALIZED VIEW "+mv+" AS SELECT coalesce(max(m), 0) AS m FROM "+tbl)
+	t.Cleanup(func() {
+		pgtest.Exec(t, pgtest.Connect(t), "DROP MATERIALIZED VIEW IF EXISTS "+mv+"; DROP TABLE IF EXISTS "+tbl)
+	})
+	file := filepath.Join(t.TempDir(), "fresh.yaml")
+	yaml := fmt.Sprintf(`
+targets:
+  pg: { kind: postgres, dsn: %q }
+run: { scenarios: [fresh] }
+scenarios:
+  - name: fresh
+    description: a view refreshed every 300 ms and its freshness lag
+    target: pg
+    phases:
+      - load:
+          duration: 15s
+          drain: 1s
+          actions:
+            - name: refresher
+              open: { rate: 1/300ms, max_inflight: 1 }
+              report: false
+              sql: { exec: "REFRESH MATERIALIZED VIEW %s" }
+            - name: probe
+              closed: { concurrency: 1 }
+              sql_freshness:
+                write: "INSERT INTO %s VALUES ($1)"
+                read: "SELECT 1 FROM %s WHERE m >= $1"
+                spread: 300ms
+                interval: 5ms
+`, pgtest.DSN(), mv, tbl, mv)
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.Options{Files: []string{file}, Kinds: action.Kinds, NoBuiltinScenarios: true,
+		Set: map[string]any{"run.warmup": "0s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := New(cfg, metrics.New(prometheus.NewRegistry()), quiet).Iterate(context.Background(), cfg.Scenario("fresh"), Stage{})
+	var probe, refresher *ActionJSON
+	out := it.JSON()
+	for i, a := range out.Actions {
+		switch a.Action {
+		case "probe":
+			probe = &out.Actions[i]
+		case "refresher":
+			refresher = &out.Actions[i]
+		}
+	}
+	if probe == nil || refresher == nil {
+		t.Fatalf("results %+v: want the probe's and the refresher's", out.Actions)
+	}
+	t.Logf("%d markers: lag mean %.1f ms, p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d refreshes, %d overran their period",
+		probe.Calls, probe.Avg*1e3, probe.P50*1e3, probe.P99*1e3, probe.Max*1e3, refresher.Calls, refresher.Dropped)
+	if probe.Failed > 0 || probe.Calls < 30 {
+		t.Fatalf("%d markers, %d failed: want at least 30, none failed", probe.Calls, probe.Failed)
+	}
+	const p = 0.3
+	q := float64(refresher.Dropped) / float64(max(refresher.Calls, 1))
+	want := p/2 + q*p
+	sd := p * math.Sqrt(1.0/12+q*(1-q)) / math.Sqrt(float64(probe.Calls))
+	if lo, hi := want-4*sd, want+4*sd+0.05; probe.Avg < lo || probe.Avg > hi {
+		t.Errorf("mean lag %.1f ms, want about half the 300 ms period (%.1f ms with %.0f%% of the refreshes overrun): %.1f to %.1f ms",
+			probe.Avg*1e3, want*1e3, q*100, lo*1e3, hi*1e3)
+	}
 }

@@ -113,6 +113,10 @@ func outcome(intended, called, end time.Time, res action.Result, open bool) metr
 	if start.IsZero() {
 		start = called
 	}
+	if !res.From.IsZero() {
+		// The kind measures an interval of its own (see action.Result.From).
+		intended, start = res.From, res.From
+	}
 	o := metrics.Outcome{Intended: intended, Start: start, End: end, Retries: res.Retries, Open: open}
 	if res.Err != nil {
 		o.ErrClass = target.Classify(res.Err)
