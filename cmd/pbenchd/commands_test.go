@@ -71,32 +71,67 @@ scenarios:
 	}
 }
 
-// TestReportCommand: `pbenchd report ivm` renders results from a file and
-// refuses bad usage.
+// TestReportCommand: `pbenchd report ivm` renders results from a `once
+// --results` file and from the daemon's JSON-lines log (the last iteration
+// of each scenario), two runs side by side, and refuses bad usage.
 func TestReportCommand(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	results := filepath.Join(dir, "r.json")
 	doc := `{"build": {"version": "v1"}, "results": {
-	  "ivm_tpch_none": {"scenario": "ivm_tpch_none", "result": "pass", "actions": [
+	  "ivm_tpch_none": {"scenario": "ivm_tpch_none", "result": "pass", "vars": {"sf": 0.1, "seed": 1, "schema": "pbenchd_tpch", "foreign_keys": true},
+	    "actions": [
 	    {"action": "q01_direct", "calls": 3, "p50": 1.5},
 	    {"action": "lineitem_update", "calls": 100, "p50": 0.0004}],
 	    "sweeps": [{"phase": "write_sweep", "action": "update_sweep", "concurrency": [1, 2],
-	      "steps": [{"qps": 2000}, {"qps": 3000}]}]},
-	  "ivm_tpch_q01_refresh": {"scenario": "ivm_tpch_q01_refresh", "result": "pass", "actions": [
+	      "steps": [{"qps": 2000, "p50": 0.0005, "p99": 0.002}, {"qps": 3000, "p50": 0.0006, "p99": 0.003}]}]},
+	  "ivm_tpch_q01_refresh": {"scenario": "ivm_tpch_q01_refresh", "result": "pass", "vars": {"sf": 0.1, "seed": 1, "schema": "pbenchd_tpch", "foreign_keys": true},
+	    "actions": [
 	    {"action": "q01_view", "calls": 10, "p50": 0.0003},
-	    {"action": "q01_refresh", "calls": 3, "p50": 2.1}]}}}`
+	    {"action": "q01_refresh", "calls": 3, "p50": 2.1}],
+	    "checks": [{"name": "pbenchd_q01", "match": true, "rows": 4}]}}}`
 	if err := os.WriteFile(results, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon's log: two iterations of one scenario, the last counts.
+	log := filepath.Join(dir, "log.jsonl")
+	lines := strings.Join([]string{
+		`{"build": {"version": "v1"}, "scenario": "ivm_tpch_q01_pg_ivm", "result": "fail", "vars": {"sf": 1, "seed": 1, "schema": "s", "foreign_keys": false}, "actions": [{"action": "q01_view", "calls": 5, "p50": 0.9}]}`,
+		`{"build": {"version": "v1"}, "scenario": "ivm_tpch_q01_pg_ivm", "result": "pass", "vars": {"sf": 1, "seed": 1, "schema": "s", "foreign_keys": false}, "actions": [{"action": "q01_view", "calls": 5, "p50": 0.0004}, {"action": "q01_freshness", "calls": 9, "avg": 0.0003, "p99": 0.001}], "checks": [{"name": "pbenchd_q01_immv", "match": false, "rows": 4, "missing": ["x"]}]}`,
+	}, "\n") + "\n"
+	if err := os.WriteFile(log, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"report", "ivm", "--from", results, "--format", "csv"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("report: exit %d\n%s", code, stderr.String())
 	}
-	for _, want := range []string{"Q01,1.500 s,300.0 µs,2.100 s,-,400.0 µs,-", ",1,2000", ",2,3000"} {
+	for _, want := range []string{
+		"# " + results + ": SF 0.1, seed 1, pbenchd's TPC-H-shaped data (not dbgen), schema pbenchd_tpch, foreign keys on",
+		"Q01,none,ivm_tpch_none,pass,-,1.500 s,-,-,400.0 µs,-,-,-",
+		"Q01,refresh,ivm_tpch_q01_refresh,pass,ok (4 rows),-,300.0 µs,2.100 s,-,-,-,-",
+		"ivm_tpch_none,1,2000,500.0 µs,2.000 ms,0", "ivm_tpch_none,2,3000,600.0 µs,3.000 ms,0",
+	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	stdout.Reset()
+	if code := run([]string{"report", "ivm", "--from", results, "--from", log, "--format", "csv"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("report of two runs: exit %d\n%s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"# " + log + ": SF 1, seed 1, pbenchd's TPC-H-shaped data (not dbgen), schema s, foreign keys off",
+		results + ",Q01,refresh,ivm_tpch_q01_refresh,pass,ok (4 rows)",
+		log + ",Q01,pg_ivm,ivm_tpch_q01_pg_ivm,pass,\"MISMATCH (4 rows expected, 1 missing, 0 extra)\",-,400.0 µs,-,-,300.0 µs,1.000 ms,-",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("report of two runs lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("{\"x\": 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		args []string
@@ -105,6 +140,7 @@ func TestReportCommand(t *testing.T) {
 		{[]string{"report"}, 2},
 		{[]string{"report", "ivm", "--from", results, "--format", "html"}, 2},
 		{[]string{"report", "ivm", "--from", filepath.Join(dir, "missing.json")}, 1},
+		{[]string{"report", "ivm", "--from", bad}, 1},
 	} {
 		stdout.Reset()
 		stderr.Reset()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,13 +17,17 @@ import (
 	"github.com/pbenchd/pbenchd/internal/engine"
 )
 
-const reportUsage = `Usage: pbenchd report ivm [--from URL|FILE] [--format table|markdown|csv]
+const reportUsage = `Usage: pbenchd report ivm [--from URL|FILE]... [--format table|markdown|csv]
 
 Prints the TPC-H IVM evaluation from the last iteration of each ivm_tpch_*
-scenario: direct SELECT, SELECT of the view, REFRESH, one-row update with
-incremental maintenance and without a view, freshness lag, and write TPS
-against connections. --from is a running daemon (its /api/v1/results) or a
-file written by 'pbenchd once --results-file'.
+scenario: a row per query and strategy with its scenario, verdict and view
+check; direct SELECT, SELECT of the view, REFRESH and one-row update
+(medians); the view's mean and p99 staleness and the refreshes that overran
+their period; then write TPS and latency against connections. Each run's
+scale factor, data and schema are printed with it. --from is a running
+daemon (its /api/v1/results), a file written by 'pbenchd once --results',
+or the daemon's log of iterations ('run --results.file'); give it twice to
+put two runs side by side (e.g. SF 0.1 and SF 1).
 `
 
 // runReport is `pbenchd report`.
@@ -33,7 +38,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := pflag.NewFlagSet("pbenchd report ivm", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	from := fs.String("from", "http://localhost:9731", "a pbenchd URL, or a results file from 'pbenchd once --results-file'")
+	from := fs.StringArray("from", nil, "a pbenchd URL, a results file from 'pbenchd once --results' or a log from 'run --results.file' (repeatable; default http://localhost:9731)")
 	format := fs.String("format", "table", "table, markdown or csv")
 	fs.Usage = func() { fmt.Fprintf(stderr, "%s\nFlags:\n%s", reportUsage, fs.FlagUsages()) }
 	if err := fs.Parse(args[1:]); err != nil {
@@ -43,39 +48,41 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 		return exitUsage
 	}
-	switch *format {
-	case "table", "markdown", "csv":
-	default:
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pbenchd report: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if !slices.Contains(engine.IVMFormats, *format) {
 		fmt.Fprintf(stderr, "pbenchd report: --format %q is not one of %s\n", *format, strings.Join(engine.IVMFormats, ", "))
 		return exitUsage
 	}
-	results, err := readResults(*from)
-	if err != nil {
-		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
-		return exitFailed
+	sources := *from
+	if len(sources) == 0 {
+		sources = []string{"http://localhost:9731"}
 	}
-	rep := engine.BuildIVMReport(results)
-	if len(rep.Sweep.Scenarios) == 0 && !anyIVM(rep) {
-		fmt.Fprintf(stderr, "pbenchd report: %s has no result of an ivm_tpch_* scenario yet\n", *from)
-		return exitFailed
+	var runs []engine.NamedResults
+	for _, src := range sources {
+		results, err := readResults(src)
+		if err != nil {
+			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
+			return exitFailed
+		}
+		rep := engine.BuildIVMReport(engine.NamedResults{Name: src, Results: results})
+		if len(rep.Rows) == 0 && len(rep.Sweep) == 0 {
+			fmt.Fprintf(stderr, "pbenchd report: %s has no result of an ivm_tpch_* scenario yet\n", src)
+			return exitFailed
+		}
+		runs = append(runs, engine.NamedResults{Name: src, Results: results})
 	}
-	if err := engine.WriteIVMReport(stdout, rep, *format); err != nil {
+	if err := engine.WriteIVMReport(stdout, engine.BuildIVMReport(runs...), *format); err != nil {
 		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
 }
 
-func anyIVM(rep engine.IVMReport) bool {
-	for _, r := range rep.Rows {
-		if r.Direct != nil || r.View != nil || r.Refresh != nil || r.IVMUpdate != nil || r.Update != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// readResults reads results from a daemon's API or a file.
+// readResults reads results from a daemon's API, a results file or a
+// results log.
 func readResults(from string) (map[string]engine.IterationJSON, error) {
 	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
 		c := &http.Client{Timeout: 10 * time.Second}
@@ -87,16 +94,14 @@ func readResults(from string) (map[string]engine.IterationJSON, error) {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("reading results from %s: %s", from, resp.Status)
 		}
-		r, err := engine.ReadResults(resp.Body, from)
-		return r.Results, err
+		return engine.ReadIVMResults(resp.Body, from)
 	}
 	f, err := os.Open(from)
 	if err != nil {
 		return nil, fmt.Errorf("reading results: %w", err)
 	}
 	defer f.Close()
-	r, err := engine.ReadResults(f, from)
-	return r.Results, err
+	return engine.ReadIVMResults(f, from)
 }
 
 // compareBaseline prints this run against a baseline file and reports

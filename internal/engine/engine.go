@@ -66,8 +66,12 @@ func (e *Engine) Targets() *target.Set { return e.targets }
 // Iteration is the outcome of one pass of a scenario.
 type Iteration struct {
 	Scenario string
-	Start    time.Time
-	End      time.Time
+	// Vars are the scenario's variables as this iteration used them
+	// (overrides applied), so results say what they measured (a scale
+	// factor, a schema).
+	Vars  map[string]any
+	Start time.Time
+	End   time.Time
 	// Result is pass, fail or error.
 	Result string
 	// Err says why the iteration is an error.
@@ -103,7 +107,7 @@ type Stage struct {
 // cancellation (a stop signal) cancels calls in flight; teardown still runs,
 // under its own deadline.
 func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *Iteration {
-	it := &Iteration{Scenario: sc.Name, Start: time.Now(), Reported: map[string]bool{}}
+	it := &Iteration{Scenario: sc.Name, Vars: sc.Vars, Start: time.Now(), Reported: map[string]bool{}}
 	log := e.log.With("scenario", sc.Name)
 	var err error
 	if st.Setup {
@@ -429,6 +433,7 @@ func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 // IterationJSON is an iteration as the HTTP API shows it.
 type IterationJSON struct {
 	Scenario string              `json:"scenario"`
+	Vars     map[string]any      `json:"vars,omitempty"`
 	Start    time.Time           `json:"start"`
 	End      time.Time           `json:"end"`
 	Result   string              `json:"result"`
@@ -480,7 +485,7 @@ type ActionJSON struct {
 
 // JSON returns the API view of the iteration.
 func (it *Iteration) JSON() IterationJSON {
-	out := IterationJSON{Scenario: it.Scenario, Start: it.Start, End: it.End, Result: it.Result, Verdicts: it.Verdicts}
+	out := IterationJSON{Scenario: it.Scenario, Vars: it.Vars, Start: it.Start, End: it.End, Result: it.Result, Verdicts: it.Verdicts}
 	if it.Err != nil {
 		out.Error = it.Err.Error()
 	}

@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,111 +16,236 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 )
 
-// IVMReport is the IVM evaluation in the shape of the published table:
-// per query, the median time of a direct SELECT, a SELECT of the view, a
-// full REFRESH, a one-row update with incremental maintenance, the same
-// update with no view, and the view's freshness lag; and the write
-// throughput against connections per strategy.
+// IVMReport is the IVM evaluation in the shape of the published table,
+// for one run or several side by side: a row per run, query and strategy,
+// with the scenario that measured it, its verdict and check, the median
+// time of a direct SELECT, a SELECT of the view, a full REFRESH and a
+// one-row update, the view's mean and p99 staleness and how many of its
+// refreshes overran their period; and the write throughput and latency
+// against connections per strategy. Each run says what data it measured.
 type IVMReport struct {
+	Runs  []IVMRun
 	Rows  []IVMRow
-	Sweep IVMSweep
+	Sweep []IVMSweepRow
 }
 
-// IVMRow is one query's line; a value is nil where no scenario measured it.
+// IVMRun is one set of results and what it measured.
+type IVMRun struct {
+	// Name is where the results came from (a file, a URL).
+	Name string
+	// Data says what the scenarios ran on: scale factor, seed, data
+	// source, schema and foreign keys, one line per distinct setting.
+	Data []string
+}
+
+// IVMRow is one query under one strategy in one run; a value is nil where
+// the scenario did not measure it.
 type IVMRow struct {
-	Query                                    string
-	Direct, View, Refresh, IVMUpdate, Update *float64 // seconds (p50)
-	Freshness                                *float64 // seconds (p50)
-	// FreshnessNote explains a freshness value that is not measured
-	// ("0 by construction" for pg_ivm).
-	FreshnessNote string
+	Run      string
+	Query    string // Q01, Q09, …
+	Strategy string // none, refresh, pg_ivm, native
+	Scenario string
+	// Verdict is pass, fail or error (with the error).
+	Verdict string
+	// Check is the result of the scenario's view check, "" if it has none.
+	Check string
+	// Seconds (medians): direct SELECT, SELECT of the view, REFRESH, the
+	// one-row update (with this strategy's maintenance).
+	Direct, View, Refresh, Update *float64
+	// FreshMean and FreshP99 are the view's staleness: the lag from a
+	// marker's commit until the view showed it.
+	FreshMean, FreshP99 *float64
+	// Refreshes and Overran count the refresher's scheduled refreshes and
+	// those dropped because the previous one was still running.
+	Refreshes, Overran int64
 }
 
-// IVMSweep is write throughput (calls/s) per concurrency, one column per
-// scenario that ran the sweep.
-type IVMSweep struct {
-	Scenarios   []string
-	Concurrency []int
-	QPS         map[string]map[int]float64
+// IVMSweepRow is one step of one scenario's write sweep.
+type IVMSweepRow struct {
+	Run, Scenario, Strategy string
+	Connections             int
+	TPS                     float64
+	P50, P99                float64 // seconds
+	Errors                  int64
 }
 
-// ivmStrategies are the scenario name suffixes, in the order a value is
-// looked for when several scenarios measured it.
-var ivmStrategies = []string{"pg_ivm", "native", "refresh"}
+// ivmScenario matches the IVM scenarios' names: ivm_tpch_<query>_<strategy>
+// or ivm_tpch_none.
+var ivmScenario = regexp.MustCompile(`^ivm_tpch_(?:(.+)_)?(none|refresh|pg_ivm|native)$`)
 
-// BuildIVMReport reads the last iterations of the ivm_tpch_* scenarios.
-func BuildIVMReport(results map[string]IterationJSON) IVMReport {
-	p50 := func(scenario, action string) *float64 {
-		it, ok := results[scenario]
-		if !ok {
-			return nil
-		}
-		for _, a := range it.Actions {
-			if a.Action == action && a.Calls > a.Failed {
-				v := a.P50
-				return &v
-			}
-		}
-		return nil
-	}
-	first := func(action string, scenarios ...string) *float64 {
-		for _, s := range scenarios {
-			if v := p50(s, action); v != nil {
-				return v
-			}
-		}
-		return nil
-	}
+// ivmQueryAction matches the per-query actions: q01_direct, q09_view, …
+var ivmQueryAction = regexp.MustCompile(`^(q[0-9]+)_(direct|view|refresh|freshness)$`)
+
+// NamedResults are the results of one run and where they came from.
+type NamedResults struct {
+	Name    string
+	Results map[string]IterationJSON
+}
+
+// BuildIVMReport reads the ivm_tpch_* scenarios of each run.
+func BuildIVMReport(runs ...NamedResults) IVMReport {
 	var rep IVMReport
-	for _, q := range []string{"q01", "q09"} {
-		byStrategy := func(names ...string) []string {
-			var out []string
-			for _, n := range names {
-				out = append(out, "ivm_tpch_"+q+"_"+n)
-			}
-			return out
-		}
-		row := IVMRow{Query: strings.ToUpper(q[:1]) + q[1:]}
-		row.Direct = first(q+"_direct", append([]string{"ivm_tpch_none"}, byStrategy(ivmStrategies...)...)...)
-		row.View = first(q+"_view", byStrategy(ivmStrategies...)...)
-		row.Refresh = first(q+"_refresh", byStrategy("refresh")...)
-		row.IVMUpdate = first("lineitem_update", byStrategy("pg_ivm", "native")...)
-		row.Update = first("lineitem_update", "ivm_tpch_none")
-		row.Freshness = first(q+"_freshness", byStrategy("native", "refresh")...)
-		if row.Freshness == nil {
-			if it, ok := results["ivm_tpch_"+q+"_pg_ivm"]; ok && it.Result != Error {
-				zero := 0.0
-				row.Freshness, row.FreshnessNote = &zero, "pg_ivm: 0 by construction"
+	for _, run := range runs {
+		names := make([]string, 0, len(run.Results))
+		for n := range run.Results {
+			if ivmScenario.MatchString(n) {
+				names = append(names, n)
 			}
 		}
-		rep.Rows = append(rep.Rows, row)
+		sort.Strings(names)
+		rep.Runs = append(rep.Runs, IVMRun{Name: run.Name, Data: dataLines(run.Results, names)})
+		for _, n := range names {
+			it := run.Results[n]
+			strategy := ivmScenario.FindStringSubmatch(n)[2]
+			rep.Rows = append(rep.Rows, ivmRows(run.Name, n, strategy, it)...)
+			for _, sw := range it.Sweeps {
+				for i, c := range sw.Concurrency {
+					st := sw.Steps[i]
+					rep.Sweep = append(rep.Sweep, IVMSweepRow{Run: run.Name, Scenario: n, Strategy: strategy,
+						Connections: c, TPS: st.QPS, P50: st.P50, P99: st.P99, Errors: st.Failed + st.Dropped})
+				}
+				break // one sweep per scenario
+			}
+		}
 	}
-	rep.Sweep.QPS = map[string]map[int]float64{}
-	names := make([]string, 0, len(results))
-	for n := range results {
-		names = append(names, n)
+	// Rows of one query and strategy together, runs side by side.
+	sort.SliceStable(rep.Rows, func(i, j int) bool {
+		a, b := rep.Rows[i], rep.Rows[j]
+		if a.Query != b.Query {
+			return a.Query < b.Query
+		}
+		if a.Strategy != b.Strategy {
+			return strategyRank(a.Strategy) < strategyRank(b.Strategy)
+		}
+		return a.Scenario < b.Scenario
+	})
+	sort.SliceStable(rep.Sweep, func(i, j int) bool {
+		a, b := rep.Sweep[i], rep.Sweep[j]
+		if a.Scenario != b.Scenario {
+			return a.Scenario < b.Scenario
+		}
+		return a.Connections < b.Connections
+	})
+	return rep
+}
+
+func strategyRank(s string) int {
+	return slices.Index([]string{"none", "refresh", "pg_ivm", "native"}, s)
+}
+
+// ivmRows makes a scenario's rows: one per query it measured.
+func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
+	acts := map[string]ActionJSON{}
+	var queries []string
+	for _, a := range it.Actions {
+		acts[a.Action] = a
+		if m := ivmQueryAction.FindStringSubmatch(a.Action); m != nil && !slices.Contains(queries, m[1]) {
+			queries = append(queries, m[1])
+		}
 	}
-	sort.Strings(names)
-	seen := map[int]bool{}
+	if m := ivmScenario.FindStringSubmatch(scenario); len(queries) == 0 && m[1] != "" {
+		// Nothing measured (setup failed): the row still says so.
+		queries = append(queries, m[1])
+	}
+	p50 := func(action string) *float64 {
+		if a, ok := acts[action]; ok && a.Calls > a.Failed {
+			v := a.P50
+			return &v
+		}
+		return nil
+	}
+	verdict := it.Result
+	if it.Error != "" {
+		verdict += ": " + it.Error
+	}
+	var out []IVMRow
+	for _, q := range queries {
+		row := IVMRow{Run: run, Query: strings.ToUpper(q[:1]) + q[1:], Strategy: strategy, Scenario: scenario,
+			Verdict: verdict, Direct: p50(q + "_direct"), View: p50(q + "_view"), Refresh: p50(q + "_refresh"),
+			Update: p50("lineitem_update")}
+		for _, c := range it.Checks {
+			if !strings.Contains(c.Name, q) {
+				continue
+			}
+			switch {
+			case c.Error != "":
+				row.Check = "ERROR: " + c.Error
+			case c.Match:
+				row.Check = fmt.Sprintf("ok (%d rows)", c.Rows)
+			default:
+				row.Check = fmt.Sprintf("MISMATCH (%d rows expected, %d missing, %d extra)", c.Rows, len(c.Missing), len(c.Extra))
+			}
+		}
+		if a, ok := acts[q+"_freshness"]; ok && a.Calls > a.Failed {
+			mean, p99 := a.Avg, a.P99
+			row.FreshMean, row.FreshP99 = &mean, &p99
+		}
+		if a, ok := acts[q+"_refresher"]; ok {
+			row.Refreshes, row.Overran = a.Calls+a.Dropped, a.Dropped
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// dataLines describe the data of the scenarios named, from their vars.
+func dataLines(results map[string]IterationJSON, names []string) []string {
+	var out []string
 	for _, n := range names {
-		if !strings.HasPrefix(n, "ivm_tpch_") {
+		v := results[n].Vars
+		if v == nil {
 			continue
 		}
-		for _, sw := range results[n].Sweeps {
-			rep.Sweep.Scenarios = append(rep.Sweep.Scenarios, n)
-			rep.Sweep.QPS[n] = map[int]float64{}
-			for i, c := range sw.Concurrency {
-				rep.Sweep.QPS[n][c] = sw.Steps[i].QPS
-				if !seen[c] {
-					seen[c] = true
-					rep.Sweep.Concurrency = append(rep.Sweep.Concurrency, c)
-				}
-			}
-			break // one sweep per scenario
+		fk := "on"
+		if b, err := strconv.ParseBool(fmt.Sprint(v["foreign_keys"])); err == nil && !b {
+			fk = "off"
+		}
+		line := fmt.Sprintf("SF %v, seed %v, pbenchd's TPC-H-shaped data (not dbgen), schema %v, foreign keys %s",
+			v["sf"], v["seed"], v["schema"], fk)
+		if !slices.Contains(out, line) {
+			out = append(out, line)
 		}
 	}
-	sort.Ints(rep.Sweep.Concurrency)
-	return rep
+	if len(out) == 0 {
+		out = append(out, "data not recorded (results of an older pbenchd)")
+	}
+	return out
+}
+
+// ReadIVMResults reads what `report ivm` takes: the results file of
+// `pbenchd once --results` or of the API, or the daemon's JSON-lines log
+// (`run --results.file`), of which the last iteration of each scenario
+// counts.
+func ReadIVMResults(rd io.Reader, name string) (map[string]IterationJSON, error) {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var whole Results
+	if err := json.Unmarshal(b, &whole); err == nil && whole.Results != nil {
+		return whole.Results, nil
+	}
+	out := map[string]IterationJSON{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var it IterationJSON
+		if err := json.Unmarshal(line, &it); err != nil || it.Scenario == "" {
+			return nil, fmt.Errorf("%s:%d: neither pbenchd results nor a line of a results log (run --results.file)", name, n)
+		}
+		out[it.Scenario] = it
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: empty: no results", name)
+	}
+	return out, nil
 }
 
 // IVMFormats are the formats WriteIVMReport writes.
@@ -123,72 +253,92 @@ var IVMFormats = []string{"table", "markdown", "csv"}
 
 // WriteIVMReport writes the report as a table, Markdown or CSV.
 func WriteIVMReport(w io.Writer, rep IVMReport, format string) error {
-	head := []string{"query", "SELECT query", "SELECT view", "REFRESH", "IVM (update 1 row)", "update, no view", "freshness"}
+	if !slices.Contains(IVMFormats, format) {
+		return fmt.Errorf("format %q is not one of %s", format, strings.Join(IVMFormats, ", "))
+	}
+	multi := len(rep.Runs) > 1
+	head := []string{"query", "strategy", "scenario", "verdict", "check", "SELECT query", "SELECT view", "REFRESH",
+		"update 1 row", "staleness mean", "staleness p99", "refreshes overran"}
+	if multi {
+		head = append([]string{"run"}, head...)
+	}
 	var rows [][]string
 	for _, r := range rep.Rows {
-		fresh := fmtSeconds(r.Freshness)
-		if r.FreshnessNote != "" {
-			fresh = r.FreshnessNote
+		over := "-"
+		if r.Refreshes > 0 {
+			over = fmt.Sprintf("%d of %d", r.Overran, r.Refreshes)
 		}
-		rows = append(rows, []string{r.Query, fmtSeconds(r.Direct), fmtSeconds(r.View), fmtSeconds(r.Refresh),
-			fmtSeconds(r.IVMUpdate), fmtSeconds(r.Update), fresh})
+		check := r.Check
+		if check == "" {
+			check = "-"
+		}
+		row := []string{r.Query, r.Strategy, r.Scenario, r.Verdict, check, fmtSeconds(r.Direct), fmtSeconds(r.View),
+			fmtSeconds(r.Refresh), fmtSeconds(r.Update), fmtSeconds(r.FreshMean), fmtSeconds(r.FreshP99), over}
+		if multi {
+			row = append([]string{r.Run}, row...)
+		}
+		rows = append(rows, row)
 	}
-	sweepHead := append([]string{"connections"}, rep.Sweep.Scenarios...)
+	sweepHead := []string{"scenario", "connections", "write TPS", "p50", "p99", "errors"}
+	if multi {
+		sweepHead = append([]string{"run"}, sweepHead...)
+	}
 	var sweepRows [][]string
-	for _, c := range rep.Sweep.Concurrency {
-		row := []string{strconv.Itoa(c)}
-		for _, s := range rep.Sweep.Scenarios {
-			if v, ok := rep.Sweep.QPS[s][c]; ok {
-				row = append(row, fmt.Sprintf("%.0f", v))
-			} else {
-				row = append(row, "-")
-			}
+	for _, s := range rep.Sweep {
+		row := []string{s.Scenario, strconv.Itoa(s.Connections), fmt.Sprintf("%.0f", s.TPS),
+			FormatSeconds(s.P50), FormatSeconds(s.P99), strconv.FormatInt(s.Errors, 10)}
+		if multi {
+			row = append([]string{s.Run}, row...)
 		}
 		sweepRows = append(sweepRows, row)
 	}
-	switch format {
-	case "csv":
+	var about []string
+	for _, run := range rep.Runs {
+		for _, d := range run.Data {
+			about = append(about, fmt.Sprintf("%s: %s", run.Name, d))
+		}
+	}
+	if format == "csv" {
 		cw := csv.NewWriter(w)
+		for _, a := range about {
+			_ = cw.Write([]string{"# " + a})
+		}
 		_ = cw.Write(head)
 		_ = cw.WriteAll(rows)
 		if len(sweepRows) > 0 {
 			_ = cw.Write(nil)
-			_ = cw.Write(append([]string{"write TPS"}, sweepHead...))
-			for _, r := range sweepRows {
-				_ = cw.Write(append([]string{""}, r...))
-			}
+			_ = cw.Write(sweepHead)
+			_ = cw.WriteAll(sweepRows)
 		}
 		cw.Flush()
 		return cw.Error()
-	case "markdown", "table":
-		render := func(title string, h []string, rs [][]string) {
-			t := table.NewWriter()
-			t.SetOutputMirror(w)
-			t.SetStyle(table.StyleLight)
-			if title != "" && format == "table" {
-				t.SetTitle(title)
-			}
-			t.AppendHeader(toRow(h))
-			for _, r := range rs {
-				t.AppendRow(toRow(r))
-			}
-			if format == "markdown" {
-				if title != "" {
-					fmt.Fprintf(w, "%s\n\n", title)
-				}
-				t.RenderMarkdown()
-				fmt.Fprintln(w)
-				return
-			}
-			t.Render()
-		}
-		render("IVM on TPC-H (median of the last iteration)", head, rows)
-		if len(sweepRows) > 0 {
-			render("write TPS by connections", sweepHead, sweepRows)
-		}
-		return nil
 	}
-	return fmt.Errorf("format %q is not one of %s", format, strings.Join(IVMFormats, ", "))
+	for _, a := range about {
+		fmt.Fprintf(w, "%s\n", a)
+	}
+	fmt.Fprintln(w)
+	render := func(title string, h []string, rs [][]string) {
+		t := table.NewWriter()
+		t.SetOutputMirror(w)
+		t.SetStyle(table.StyleLight)
+		t.AppendHeader(toRow(h))
+		for _, r := range rs {
+			t.AppendRow(toRow(r))
+		}
+		if format == "markdown" {
+			fmt.Fprintf(w, "%s\n\n", title)
+			t.RenderMarkdown()
+			fmt.Fprintln(w)
+			return
+		}
+		t.SetTitle(title)
+		t.Render()
+	}
+	render("IVM on TPC-H (medians of the last iteration; staleness from a marker's commit until the view shows it)", head, rows)
+	if len(sweepRows) > 0 {
+		render("write throughput and latency by connections (one-row updates)", sweepHead, sweepRows)
+	}
+	return nil
 }
 
 func toRow(s []string) table.Row {
