@@ -163,6 +163,7 @@ var badCases = []badCase{
 			`{file}: phases[0].probe.precision: 2 must be between 0 and 1 (exclusive)`,
 			`{file}: phases[0].probe.growth: 1 must be greater than 1`,
 			`{file}: phases[0].probe.warmup: 5s must be shorter than the step 5s`,
+			`{file}: phases[0].probe.max_drop: 1.5 is not a fraction between 0 and 1 (exclusive), like 0.2 for a 20 % drop`,
 			`{file}: phases[0].probe.max_inflight: -1 is not between 1 and 10000`,
 			`{file}: phases[0].probe.slo.qps: not a probe's to meet: the probe sets the rate (bound latency or error_ratio)`,
 			`{file}: phases[0].probe.slo.slope: not a probe's to meet: a step is too short for a drift (bound latency or error_ratio)`,

@@ -43,6 +43,10 @@ type ProbePhase struct {
 	MaxInflight int `koanf:"max_inflight"`
 	// Seed makes poisson arrivals repeatable; 0 picks one per run.
 	Seed uint64 `koanf:"seed"`
+	// MaxDrop is how far the capacity may fall below its 7-day median, as
+	// a fraction, before the shipped PbenchdCapacityDropped alert fires
+	// (exported as pbenchd_capacity_drop_max); default 0.2.
+	MaxDrop *float64 `koanf:"max_drop"`
 	// SLO is what each step must meet. Empty: the action's guarantees
 	// (guarantees.<action>). Only latency bounds (p50, p95, p99, max, avg)
 	// and error_ratio apply: the probe sets the rate, so qps and slope
@@ -56,6 +60,7 @@ const (
 	DefaultProbeStart    = 100
 	DefaultProbeCeiling  = 100000
 	DefaultProbeConfirm  = 1
+	DefaultProbeMaxDrop  = 0.2
 )
 
 var probeArrivals = []string{"poisson", "periodic"}
@@ -73,6 +78,14 @@ func (p *ProbePhase) Search() probe.Config {
 		c.Ceiling = p.Ceiling.PerSecond()
 	}
 	return c
+}
+
+// Drop returns the capacity drop the alert allows, with the default.
+func (p *ProbePhase) Drop() float64 {
+	if p.MaxDrop == nil {
+		return DefaultProbeMaxDrop
+	}
+	return *p.MaxDrop
 }
 
 // ArrivalShape returns the arrival shape of every step.
@@ -117,6 +130,9 @@ func (sc *Scenario) validateProbe(c *Config, pk string, p *ProbePhase) []error {
 	}
 	if p.Step.D > 0 && p.Warmup.D >= p.Step.D {
 		bad("warmup", "%s must be shorter than the step %s", p.Warmup, p.Step)
+	}
+	if p.MaxDrop != nil && !(*p.MaxDrop > 0 && *p.MaxDrop < 1) {
+		bad("max_drop", "%v is not a fraction between 0 and 1 (exclusive), like 0.2 for a 20 %% drop", *p.MaxDrop)
 	}
 	if p.MaxInflight < 0 || p.MaxInflight > maxInflightCeiling {
 		bad("max_inflight", "%d is not between 1 and %d", p.MaxInflight, maxInflightCeiling)

@@ -42,6 +42,8 @@ type Probe struct {
 	Capacity float64
 	// Reason says why the search ended (see internal/probe).
 	Reason string
+	// MaxDrop is the configured largest drop against the 7-day median.
+	MaxDrop float64
 	// Steps in the order tried.
 	Steps []ProbeStep
 }
@@ -114,7 +116,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 		seed = rand.Uint64()
 	}
 	drain := probeDrain(slo)
-	out := &Probe{Phase: name, Action: a.Name}
+	out := &Probe{Phase: name, Action: a.Name, MaxDrop: p.Drop()}
 	for i := 0; ; i++ {
 		rate, more := search.Next()
 		if !more {
@@ -203,6 +205,7 @@ func (e *Engine) exportProbes(scenario string, ps []Probe) {
 		}
 		pm.Curve.DeletePartialMatch(prometheus.Labels{"scenario": scenario, "action": p.Action})
 		pm.Capacity.WithLabelValues(scenario, p.Action).Set(p.Capacity)
+		pm.DropMax.WithLabelValues(scenario, p.Action).Set(p.MaxDrop)
 		for i, st := range p.Steps {
 			step := strconv.Itoa(i)
 			r := st.Result

@@ -15,6 +15,9 @@ type ProbeMetrics struct {
 	// Curve holds one value per step and stat; step is the step's index
 	// (bounded by the search's step limit).
 	Curve *prometheus.GaugeVec // scenario, action, step, stat
+	// DropMax is the configured largest drop of capacity against its
+	// 7-day median, a fraction, for the alert rule to compare with.
+	DropMax *prometheus.GaugeVec // scenario, action
 }
 
 func newProbeMetrics(reg prometheus.Registerer) ProbeMetrics {
@@ -23,8 +26,10 @@ func newProbeMetrics(reg prometheus.Registerer) ProbeMetrics {
 			Help: "Highest arrival rate the last finished probe found served inside the SLO, per second."}, []string{"scenario", "action"}),
 		Curve: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "capacity_curve",
 			Help: "One step of the last finished probe: rate offered, served, p50 and p99 (seconds), error ratio."}, []string{"scenario", "action", "step", "stat"}),
+		DropMax: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "capacity_drop_max",
+			Help: "Configured largest drop of a probe's capacity against its 7-day median, as a fraction."}, []string{"scenario", "action"}),
 	}
-	reg.MustRegister(p.Capacity, p.Curve)
+	reg.MustRegister(p.Capacity, p.Curve, p.DropMax)
 	return p
 }
 
@@ -32,4 +37,5 @@ func newProbeMetrics(reg prometheus.Registerer) ProbeMetrics {
 func (p ProbeMetrics) forget(l prometheus.Labels) {
 	p.Capacity.DeletePartialMatch(l)
 	p.Curve.DeletePartialMatch(l)
+	p.DropMax.DeletePartialMatch(l)
 }
