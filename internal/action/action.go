@@ -117,7 +117,23 @@ func (r *Registry) Check(name string, raw any, path string, t config.Target) err
 	return k.Check(raw, path, t)
 }
 
-var _ config.KindChecker = (*Registry)(nil)
+// NeedsTarget tells whether actions of the kind talk to a target; a kind
+// says it does not by a method NeedsTarget() bool returning false.
+func (r *Registry) NeedsTarget(name string) bool {
+	k, ok := r.Lookup(name)
+	if !ok {
+		return true
+	}
+	if n, ok := k.(interface{ NeedsTarget() bool }); ok {
+		return n.NeedsTarget()
+	}
+	return true
+}
+
+var (
+	_ config.KindChecker  = (*Registry)(nil)
+	_ config.TargetNeeder = (*Registry)(nil)
+)
 
 // needTarget checks that an action of kind runs against a target of the
 // kind it speaks (an unknown target kind is reported by config itself).

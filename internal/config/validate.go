@@ -280,6 +280,47 @@ func (sc *Scenario) PhaseName(i int) string {
 	return fmt.Sprintf("%s%d", kind, i+1)
 }
 
+// TargetNeeder is what a KindChecker may also implement: whether actions
+// of a kind talk to a target at all (a kind it does not know does).
+type TargetNeeder interface {
+	NeedsTarget(kind string) bool
+}
+
+// needsTarget tells whether the scenario talks to a target: any setup,
+// teardown or check does, and any action of a kind that needs one; so does
+// a scenario with no action (it says nothing else).
+func (sc *Scenario) needsTarget(kinds KindChecker) bool {
+	if len(sc.Setup) > 0 || len(sc.Teardown) > 0 || len(sc.Checks) > 0 {
+		return true
+	}
+	tn, ok := kinds.(TargetNeeder)
+	if !ok {
+		return true
+	}
+	n := 0
+	for _, ph := range sc.Phases {
+		var actions []Action
+		switch {
+		case ph.Sweep != nil:
+			actions = []Action{ph.Sweep.Action}
+		case ph.Load != nil:
+			actions = ph.Load.Actions
+		}
+		for _, a := range actions {
+			n++
+			if a.Target != "" {
+				continue // its own target, checked with the action
+			}
+			for k := range a.Kinds {
+				if tn.NeedsTarget(k) {
+					return true
+				}
+			}
+		}
+	}
+	return n == 0
+}
+
 func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
@@ -304,7 +345,9 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		}
 		return t, ok
 	}
-	checkTarget("target", sc.Target)
+	if sc.Target != "" || sc.needsTarget(kinds) {
+		checkTarget("target", sc.Target)
+	}
 	if selected {
 		for _, g := range sc.FlavorGaps {
 			errs = append(errs, errors.New(g))

@@ -105,7 +105,11 @@ func fmtDur(d time.Duration) string {
 
 // Describe writes what a scenario would do, for `pbenchd check`.
 func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
-	fmt.Fprintf(w, "scenario %s (target %s, from %s)\n", sc.Name, sc.Target, sc.Source)
+	tgt := "target " + sc.Target
+	if sc.Target == "" {
+		tgt = "no target"
+	}
+	fmt.Fprintf(w, "scenario %s (%s, from %s)\n", sc.Name, tgt, sc.Source)
 	if sc.Description != "" {
 		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(sc.Description))
 	}
