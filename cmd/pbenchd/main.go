@@ -47,6 +47,8 @@ Usage:
                             run only the data load of a scenario
   pbenchd report ivm [--from URL|FILE] [--format table|markdown|csv]
                             the TPC-H IVM evaluation from the last results
+  pbenchd report merge FILE…
+                            merge results of several iterations or pbenchd exactly
   pbenchd version           print the version
 
 Run 'pbenchd COMMAND --help' for the flags of a command.

@@ -473,6 +473,7 @@ type ActionJSON struct {
 	Dropped      int64            `json:"dropped"`
 	Retries      int64            `json:"retries"`
 	QPS          float64          `json:"qps"`
+	Min          float64          `json:"min"`
 	P50          float64          `json:"p50"`
 	P95          float64          `json:"p95"`
 	P99          float64          `json:"p99"`
@@ -481,6 +482,13 @@ type ActionJSON struct {
 	Slope        float64          `json:"slope"`
 	ErrorRatio   float64          `json:"error_ratio"`
 	ErrorClasses map[string]int64 `json:"error_classes,omitempty"`
+	// Window is the measured time, in seconds, that QPS is over.
+	Window float64 `json:"window"`
+	// LatencyHDR is the distribution the latency statistics were read
+	// from, in HdrHistogram's standard encoding (V2 compressed, base64;
+	// values in nanoseconds), so that results merge exactly; "" when no
+	// call was measured.
+	LatencyHDR string `json:"latency_hdr,omitempty"`
 }
 
 // JSON returns the API view of the iteration.
@@ -517,7 +525,8 @@ func actionJSON(r metrics.Result, reported bool) ActionJSON {
 	return ActionJSON{
 		Action: r.Action, Reported: reported, Calls: r.Calls, Failed: r.Failed,
 		Dropped: r.Dropped, Retries: r.Retries, QPS: r.QPS,
-		P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
+		Min: r.Min.Seconds(), P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
 		Slope: r.Slope, ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
+		Window: r.Window.Seconds(), LatencyHDR: metrics.EncodeHDR(r.Hist),
 	}
 }

@@ -75,7 +75,7 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 		inflight:  m.Inflight.WithLabelValues(scenario, action),
 		start:     start,
 		measureAt: start.Add(warmup),
-		hdr:       hdrhistogram.New(1, hdrMax, 3),
+		hdr:       NewHDR(),
 		classes:   map[string]int64{},
 	}
 }
@@ -166,6 +166,10 @@ type Result struct {
 	ErrorRatio float64
 	// ErrorClasses counts failures by class.
 	ErrorClasses map[string]int64
+	// Hist is the distribution the latency statistics are read from (a
+	// copy, values in ns), for results that merge exactly; nil when no
+	// call was measured.
+	Hist *hdrhistogram.Histogram
 }
 
 // Stat returns a latency statistic by its name (p50, p95, p99, max, avg).
@@ -214,32 +218,13 @@ func (r *Recorder) Result(end time.Time) Result {
 		res.P99 = r.quantile(99)
 		res.Avg = time.Duration(r.sum / float64(r.ok) * 1e9)
 		res.Slope = r.fit.slope()
+		res.Hist = r.hdr.Clone()
 	}
 	return res
 }
 
-// quantile gives the value at the percentile by the nearest-rank
-// definition (the ⌈p·n⌉-th smallest sample), as the midpoint of the HDR
-// bucket that holds it (so within half a bucket, 0.05%, of the sample),
-// never beyond the exact extremes.
 func (r *Recorder) quantile(p float64) time.Duration {
-	n := r.hdr.TotalCount()
-	k := math.Ceil(p / 100 * float64(n))
-	// HDR ranks by rounding p·n; ask for the percentile that rounds to k.
-	v := r.hdr.ValueAtPercentile((k - 0.25) / float64(n) * 100)
-	// The smallest value equivalent to v, by bisection (the library does
-	// not export it): equivalence ranges are contiguous.
-	lo, hi := v/2, v
-	for lo < hi {
-		m := lo + (hi-lo)/2
-		if r.hdr.ValuesAreEquivalent(m, v) {
-			hi = m
-		} else {
-			lo = m + 1
-		}
-	}
-	mid := lo + (v-lo)/2
-	return min(max(time.Duration(mid), r.min), r.max)
+	return Quantile(r.hdr, p, r.min, r.max)
 }
 
 // linearFit accumulates an ordinary least-squares fit of y on x.
