@@ -1,0 +1,227 @@
+// Package loadgen is pbenchd's load generator, the measurement core under
+// the engine: one precise scheduler that paces every open loop of a phase
+// from a heap of next arrivals on one OS thread, long-lived workers per
+// action (grown on demand up to the action's cap; an arrival that finds no
+// idle worker is dropped and counted, never queued), closed-loop workers,
+// and per-worker recorder shards merged at the end of a phase and for live
+// reads, so that no lock is shared on the path of a call.
+//
+// The engine keeps the iteration lifecycle (setup, phases, verdicts,
+// export); this package knows nothing of scenarios or Prometheus.
+package loadgen
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/pbenchd/pbenchd/internal/metrics"
+)
+
+// Outcome is one call as a worker saw it.
+type Outcome struct {
+	// Intended is when the call was due: the schedule's time (open loop),
+	// or when the worker began it (closed loop).
+	Intended time.Time
+	// Handed is when the scheduler handed the arrival to a worker; Handed
+	// − Intended is the generator's own lag. Equal to Intended in closed
+	// loops.
+	Handed time.Time
+	// Start is when the call began its work (after waiting for a
+	// connection of its own); End when it returned.
+	Start, End time.Time
+	// ErrClass is "" for success, else the class of the failure.
+	ErrClass string
+	// Retries counts retries the call made.
+	Retries int
+}
+
+// Sink receives the outcomes of one worker. Each worker has a sink of its
+// own, so a Sink is called by one goroutine at a time.
+type Sink interface {
+	Record(o Outcome)
+}
+
+// Shard is one worker's exact record of its calls after the warm-up: the
+// latency (from the intended start) and generator-lag histograms, counts,
+// extremes and the slope fit. Record is called by its worker only; its
+// mutex is shared with nobody but a reader merging shards, so it is never
+// contended on the path of a call.
+type Shard struct {
+	start, measureAt time.Time
+
+	mu  sync.Mutex
+	st  Stats
+	tap func(Outcome)
+}
+
+// Stats is what shards hold, and what merging them gives.
+type Stats struct {
+	// OK and Failed count calls; Retries their retries.
+	OK, Failed, Retries int64
+	// Dropped counts arrivals that found no idle worker.
+	Dropped int64
+	// Classes counts failures by class.
+	Classes map[string]int64
+	// Latency is the distribution of successful calls' latency from the
+	// intended start, in ns; Lag that of every arrival's generator lag.
+	Latency, Lag *hdrhistogram.Histogram
+	// Min and Max are the exact extremes of Latency; Sum its sum in
+	// seconds.
+	Min, Max time.Duration
+	Sum      float64
+	// Fit is the least-squares fit of latency (s) on time since the
+	// phase start (s).
+	Fit Fit
+}
+
+func newStats() Stats {
+	return Stats{Classes: map[string]int64{}, Latency: metrics.NewHDR(), Lag: metrics.NewHDR()}
+}
+
+// Merge adds o into s. Every part merges exactly: counts and histogram
+// buckets add, extremes combine, the fit's sums add.
+func (s *Stats) Merge(o *Stats) {
+	if o.OK > 0 && (s.OK == 0 || o.Min < s.Min) {
+		s.Min = o.Min
+	}
+	s.Max = max(s.Max, o.Max)
+	s.OK += o.OK
+	s.Failed += o.Failed
+	s.Retries += o.Retries
+	s.Dropped += o.Dropped
+	for k, v := range o.Classes {
+		s.Classes[k] += v
+	}
+	s.Latency.Merge(o.Latency)
+	s.Lag.Merge(o.Lag)
+	s.Sum += o.Sum
+	s.Fit.add(&o.Fit)
+}
+
+// Quantile of the successful calls' latency, as metrics.Quantile defines
+// it (so the same as the merge of any partition of the calls).
+func (s *Stats) Quantile(p float64) time.Duration {
+	return metrics.Quantile(s.Latency, p, s.Min, s.Max)
+}
+
+// Record records one call; calls due before the warm-up ended are left
+// out.
+func (sh *Shard) Record(o Outcome) {
+	if sh.tap != nil {
+		sh.tap(o)
+	}
+	if o.Intended.Before(sh.measureAt) {
+		return
+	}
+	lat := o.End.Sub(o.Intended)
+	sh.mu.Lock()
+	st := &sh.st
+	metrics.RecordHDR(st.Lag, o.Handed.Sub(o.Intended))
+	st.Retries += int64(o.Retries)
+	if o.ErrClass != "" {
+		st.Failed++
+		st.Classes[o.ErrClass]++
+		sh.mu.Unlock()
+		return
+	}
+	st.OK++
+	metrics.RecordHDR(st.Latency, lat)
+	if st.OK == 1 || lat < st.Min {
+		st.Min = lat
+	}
+	st.Max = max(st.Max, lat)
+	sec := lat.Seconds()
+	st.Sum += sec
+	st.Fit.Add(o.Intended.Sub(sh.start).Seconds(), sec)
+	sh.mu.Unlock()
+}
+
+// Recorder is the shards of one action in one phase.
+type Recorder struct {
+	start, measureAt time.Time
+	tap              func(Outcome)
+
+	mu     sync.Mutex
+	shards []*Shard
+	// drops is added to by the scheduler's goroutine only, so the atomic
+	// is never contended.
+	drops atomic.Int64
+}
+
+// NewRecorder records an action's phase that began at start, measured
+// from start+warmup.
+func NewRecorder(start time.Time, warmup time.Duration) *Recorder {
+	return &Recorder{start: start, measureAt: start.Add(warmup)}
+}
+
+// Tap passes every outcome to f as well (tests, raw exports); f is called
+// by many workers at once. Call it before the first shard is made.
+func (r *Recorder) Tap(f func(Outcome)) { r.tap = f }
+
+// NewShard gives a new worker its shard.
+func (r *Recorder) NewShard() *Shard {
+	sh := &Shard{start: r.start, measureAt: r.measureAt, st: newStats(), tap: r.tap}
+	r.mu.Lock()
+	r.shards = append(r.shards, sh)
+	r.mu.Unlock()
+	return sh
+}
+
+// Drop counts an arrival that found no idle worker (after the warm-up).
+func (r *Recorder) Drop(intended time.Time) {
+	if !intended.Before(r.measureAt) {
+		r.drops.Add(1)
+	}
+}
+
+// Stats merges every shard: a consistent view of each shard, taken one
+// shard at a time (live reads see calls up to about now).
+func (r *Recorder) Stats() Stats {
+	out := newStats()
+	r.mu.Lock()
+	shards := append([]*Shard(nil), r.shards...)
+	r.mu.Unlock()
+	for _, sh := range shards {
+		sh.mu.Lock()
+		out.Merge(&sh.st)
+		sh.mu.Unlock()
+	}
+	out.Dropped += r.drops.Load()
+	return out
+}
+
+// Fit accumulates an ordinary least-squares fit of y on x; fits of parts
+// add up to the fit of the whole.
+type Fit struct {
+	N, Sx, Sy, Sxx, Sxy float64
+}
+
+// Add adds one point.
+func (f *Fit) Add(x, y float64) {
+	f.N++
+	f.Sx += x
+	f.Sy += y
+	f.Sxx += x * x
+	f.Sxy += x * y
+}
+
+func (f *Fit) add(o *Fit) {
+	f.N += o.N
+	f.Sx += o.Sx
+	f.Sy += o.Sy
+	f.Sxx += o.Sxx
+	f.Sxy += o.Sxy
+}
+
+// Slope is (nΣxy − ΣxΣy) / (nΣx² − (Σx)²); 0 when x does not vary.
+func (f *Fit) Slope() float64 {
+	d := f.N*f.Sxx - f.Sx*f.Sx
+	if f.N < 2 || math.Abs(d) < 1e-12 {
+		return 0
+	}
+	return (f.N*f.Sxy - f.Sx*f.Sy) / d
+}
