@@ -28,14 +28,14 @@ type arrival struct {
 // takes workers from the idle stack and the only one that starts them;
 // workers put themselves back when their call is done.
 type pool struct {
-	run       Caller
-	callCtx   context.Context // deadline: the phase's end plus drain
-	stopCtx   context.Context // cancelled by a stop
-	newSink   func() Sink
-	max       int
-	idle      atomic.Pointer[worker]
-	wg        sync.WaitGroup
-	dropped   func(intended time.Time)
+	run     Caller
+	callCtx context.Context // deadline: the phase's end plus drain
+	stopCtx context.Context // cancelled by a stop
+	newSink func() Sink
+	max     int
+	idle    atomic.Pointer[worker]
+	wg      sync.WaitGroup
+	dropped func(intended time.Time)
 
 	// workers are appended by the scheduler, under mu only for live
 	// readers (Inflight): it is taken once per worker started, never per
