@@ -242,7 +242,7 @@ func TestDeadline(t *testing.T) {
 	rec := NewRecorder(time.Now(), 0)
 	var late atomic.Int64
 	start := time.Now()
-	const d = 50 * time.Millisecond
+	const d = 20 * time.Millisecond
 	rec.Tap(func(o Outcome) {
 		if !o.Handed.Before(start.Add(d)) {
 			late.Add(1)

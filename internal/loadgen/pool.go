@@ -33,6 +33,7 @@ type pool struct {
 	stopCtx context.Context // cancelled by a stop
 	newSink func() Sink
 	max     int
+	end     time.Time // no call starts at or after it
 	idle    atomic.Pointer[worker]
 	wg      sync.WaitGroup
 	dropped func(intended time.Time)
@@ -62,7 +63,10 @@ func (p *pool) dispatch(a arrival) bool {
 	w := p.pop()
 	if w == nil && len(p.workers) >= p.max {
 		runtime.Gosched()
-		a.handed = time.Now()
+		if a.handed = time.Now(); !a.handed.Before(p.end) {
+			p.dropped(a.intended) // the phase ended meanwhile
+			return false
+		}
 		w = p.pop()
 	}
 	if w != nil {

@@ -150,7 +150,7 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	for i, l := range ph.Open {
 		p := &pool{
 			run: l.Run, callCtx: callCtx, stopCtx: ctx, newSink: l.NewSink,
-			max: max(l.MaxInflight, 1), dropped: l.Drop,
+			max: max(l.MaxInflight, 1), dropped: l.Drop, end: end,
 		}
 		l.pool.Store(p)
 		loops[i] = loopState{l: l, p: p}
