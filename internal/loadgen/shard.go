@@ -3,8 +3,9 @@
 // from a heap of next arrivals on one OS thread, long-lived workers per
 // action (grown on demand up to the action's cap; an arrival that finds no
 // idle worker is dropped and counted, never queued), closed-loop workers,
-// and per-worker recorder shards merged at the end of a phase and for live
-// reads, so that no lock is shared on the path of a call.
+// and recorder shards (a few per core, each worker writing to one) merged
+// at the end of a phase and for live reads, so that no lock is shared by
+// all the calls of an action.
 //
 // The engine keeps the iteration lifecycle (setup, phases, verdicts,
 // export); this package knows nothing of scenarios or Prometheus.
@@ -12,6 +13,7 @@ package loadgen
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,11 +47,15 @@ type Sink interface {
 	Record(o Outcome)
 }
 
-// Shard is one worker's exact record of its calls after the warm-up: the
+// Shard is the exact record of some workers' calls after the warm-up: the
 // latency (from the intended start) and generator-lag histograms, counts,
-// extremes and the slope fit. Record is called by its worker only; its
-// mutex is shared with nobody but a reader merging shards, so it is never
-// contended on the path of a call.
+// extremes and the slope fit. A recorder has a few shards per core, and
+// its workers are dealt out over them, so a shard's mutex is taken by its
+// workers and, rarely, by a reader merging shards: two workers of one
+// shard seldom record at the same instant, and no lock is shared by all
+// the calls of an action. (A shard per worker would be cheaper still, but
+// an exact histogram is about 270 kB: ten thousand workers would need
+// gigabytes.)
 type Shard struct {
 	start, measureAt time.Time
 
@@ -147,6 +153,7 @@ type Recorder struct {
 
 	mu     sync.Mutex
 	shards []*Shard
+	dealt  int // workers given a shard
 	// drops is added to by the scheduler's goroutine only, so the atomic
 	// is never contended.
 	drops atomic.Int64
@@ -162,12 +169,21 @@ func NewRecorder(start time.Time, warmup time.Duration) *Recorder {
 // by many workers at once. Call it before the first shard is made.
 func (r *Recorder) Tap(f func(Outcome)) { r.tap = f }
 
-// NewShard gives a new worker its shard.
+// shardsPerCore is how many shards a recorder makes per core (GOMAXPROCS).
+const shardsPerCore = 4
+
+// NewShard gives a new worker its shard: a new one for each of the first
+// shardsPerCore×GOMAXPROCS workers, then those again in turn.
 func (r *Recorder) NewShard() *Shard {
-	sh := &Shard{start: r.start, measureAt: r.measureAt, st: newStats(), tap: r.tap}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.dealt
+	r.dealt++
+	if limit := shardsPerCore * runtime.GOMAXPROCS(0); len(r.shards) >= limit {
+		return r.shards[n%len(r.shards)]
+	}
+	sh := &Shard{start: r.start, measureAt: r.measureAt, st: newStats(), tap: r.tap}
 	r.shards = append(r.shards, sh)
-	r.mu.Unlock()
 	return sh
 }
 
