@@ -20,7 +20,11 @@
 # side and the ratio of the medians. It exits 0 whatever the ratio (this is
 # a benchmark, not a test) and non-zero only when something failed.
 #
+# WORKLOAD=select1 runs `SELECT 1` on both sides instead (pgbench -f with
+# that one statement, prepared), which measures the clients alone.
+#
 # Settings (environment):
+#   WORKLOAD=point   point (pgbench -S) or select1
 #   CLIENTS=8        clients / workers / connections, both sides
 #   DURATION=15      seconds per run (an integer; "15s" is accepted)
 #   SCALE=10         pgbench scale factor (100000*SCALE accounts)
@@ -42,6 +46,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 CLIENTS=${CLIENTS:-8}
+WORKLOAD=${WORKLOAD:-point}
 DURATION=${DURATION:-15}
 DURATION=${DURATION%s}
 SCALE=${SCALE:-10}
@@ -74,6 +79,7 @@ done
 [ "$SCALE" -ge 1 ] || die "SCALE must be at least 1"
 [ "$REPS" -ge 1 ] || die "REPS must be at least 1"
 case "$MODE" in closed | open) ;; *) die "MODE=$MODE is not closed or open" ;; esac
+case "$WORKLOAD" in point | select1) ;; *) die "WORKLOAD=$WORKLOAD is not point or select1" ;; esac
 [ "$MODE" = closed ] || [ "$RATE" -ge 1 ] || die "RATE must be at least 1 in open mode"
 case "$TRANSPORT" in tcp | unix) ;; *) die "TRANSPORT=$TRANSPORT is not tcp or unix" ;; esac
 [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB=$BENCH_DB is not a plain lower-case identifier"
@@ -151,6 +157,14 @@ else
   dsn="host=$PGHOST_TCP port=$PORT user=$BENCH_USER dbname=$BENCH_DB sslmode=disable"
 fi
 query='SELECT abalance FROM pgbench_accounts WHERE aid = $1'
+args="args: [{ kind: uniform_int, min: 1, max: $accounts }]"
+pgscript=(-S)
+if [ "$WORKLOAD" = select1 ]; then
+  query='SELECT 1'
+  args="args: []"
+  echo 'SELECT 1;' >"$tmp/select1.sql"
+  pgscript=(-f "$tmp/select1.sql")
+fi
 if [ "$MODE" = closed ]; then
   loop="closed: { concurrency: $CLIENTS }"
   conns=""
@@ -178,7 +192,7 @@ scenarios:
               $loop
               sql:
                 query: '$query'
-                args: [{ kind: uniform_int, min: 1, max: $accounts }]
+                $args
                 conn: reuse
                 mode: prepared$conns
 EOF
@@ -267,7 +281,7 @@ log_percentiles() {
 # run_pgbench REP: prints "tps latency_avg_ms count [p50 p95 p99 max avg lag_ms]".
 run_pgbench() {
   local rep=$1 out="$tmp/pgbench.$1"
-  local args=(-n -S -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION")
+  local args=(-n "${pgscript[@]}" -M prepared -c "$CLIENTS" -j "$CLIENTS" -T "$DURATION")
   if [ "$MODE" = open ]; then
     args+=(-R "$RATE" -l --log-prefix="$tmp/pglog.$rep")
   fi
@@ -334,12 +348,12 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # ---- run -----------------------------------------------------------------------
-echo "pgbench_compare: mode $MODE, $CLIENTS clients, ${DURATION}s x $REPS runs per side, scale $SCALE ($accounts accounts), $where"
+echo "pgbench_compare: mode $MODE, workload $WORKLOAD, $CLIENTS clients, ${DURATION}s x $REPS runs per side, scale $SCALE ($accounts accounts), $where"
 echo "  machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); $(pgbench --version); $("$PBENCHD" version)"
 if [ "$MODE" = closed ]; then
-  echo "  pgbench -n -S -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION $BENCH_DB"
+  echo "  pgbench -n ${pgscript[*]} -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION $BENCH_DB"
 else
-  echo "  pgbench -n -S -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION -R $RATE -l $BENCH_DB"
+  echo "  pgbench -n ${pgscript[*]} -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION -R $RATE -l $BENCH_DB"
 fi
 echo "  pbenchd once --config <generated> --scenarios pgbench_select --warmup 0s   ($loop; reuse, prepared)"
 if [ "$WARMUP" -gt 0 ]; then
