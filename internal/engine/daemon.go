@@ -107,6 +107,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if sc == nil { // removed by a reload
 				continue
 			}
+			d.m.CycleExpected.Set(d.expectedCycle(cfg).Seconds())
 			st := Stage{Setup: true, Teardown: true}
 			if cfg.Run.Setup == "once" {
 				_, done := setUp[sc.Name]
@@ -163,6 +164,12 @@ func (d *Daemon) logIteration(it *Iteration) {
 	default:
 		d.log.Info("iteration finished", attrs...)
 	}
+}
+
+func (d *Daemon) expectedCycle(cfg *config.Config) time.Duration {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return ExpectedCycle(cfg, d.last)
 }
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }

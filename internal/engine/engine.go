@@ -45,6 +45,7 @@ type Engine struct {
 func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
 	for _, sc := range cfg.Selected() {
 		m.InitScenario(sc.Name)
+		configureSLOs(m, sc)
 		for _, c := range sc.Checks {
 			m.ViewMismatch.WithLabelValues(sc.Name, c.Name)
 		}
@@ -396,10 +397,30 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 	return result
 }
 
-// export publishes an iteration's results and verdicts as gauges.
+// export publishes an iteration's results and verdicts as gauges. Only an
+// iteration with a verdict (pass or fail) does: one that ended in an
+// error leaves the last judged results in place, so nothing re-counts them
+// as a new breach; it is counted, and timestamped, as an error.
 func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	m := e.m
 	e.exportProbes(sc.Name, it.Probes)
+	judged := it.Result == Pass || it.Result == Fail
+	if judged {
+		e.exportResults(sc, it)
+	}
+	// The iteration's timestamp last: a scrape that sees the new timestamp
+	// sees the new results too.
+	m.Iterations.WithLabelValues(sc.Name, it.Result).Inc()
+	m.IterationDuration.WithLabelValues(sc.Name).Set(it.End.Sub(it.Start).Seconds())
+	ts := float64(it.End.UnixNano()) / 1e9
+	if judged {
+		m.LastJudged.WithLabelValues(sc.Name).Set(ts)
+	}
+	m.LastIteration.WithLabelValues(sc.Name).Set(ts)
+}
+
+func (e *Engine) exportResults(sc *config.Scenario, it *Iteration) {
+	m := e.m
 	for _, r := range it.Results {
 		m.ResultQPS.WithLabelValues(sc.Name, r.Action).Set(r.QPS)
 		for _, s := range metrics.Stats {
@@ -423,11 +444,6 @@ func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 		}
 		m.GuaranteeOK.WithLabelValues(sc.Name, v.Action, v.Stat).Set(ok)
 	}
-	// The iteration's timestamp last: a scrape that sees the new timestamp
-	// sees the new results too.
-	m.Iterations.WithLabelValues(sc.Name, it.Result).Inc()
-	m.IterationDuration.WithLabelValues(sc.Name).Set(it.End.Sub(it.Start).Seconds())
-	m.LastIteration.WithLabelValues(sc.Name).Set(float64(it.End.UnixNano()) / 1e9)
 }
 
 // IterationJSON is an iteration as the HTTP API shows it.

@@ -76,6 +76,16 @@ type Metrics struct {
 	// Probe holds the capacity probes' gauges.
 	Probe ProbeMetrics
 
+	// LastJudged is when the last iteration with a verdict (pass or fail)
+	// finished: alert rules count iterations in a row by it, so an
+	// iteration that ended in an error never advances a streak.
+	LastJudged *prometheus.GaugeVec // scenario
+	// CycleExpected is how long one pass over every selected scenario is
+	// expected to take: the stall alert's yardstick.
+	CycleExpected prometheus.Gauge
+	// SLO holds the good/bad event counters of the guarantees.
+	SLO *SLOMetrics
+
 	ReloadOK   prometheus.Gauge
 	ReloadTime prometheus.Gauge
 	BuildInfo  *prometheus.GaugeVec // version, revision, goversion
@@ -144,6 +154,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		KafkaDuplicate: counter("kafka_duplicate_total", "Records a kafka_consume action saw again (same producer and sequence number).", sa...),
 		KafkaForeign:   counter("kafka_foreign_total", "Records without pbenchd's headers that a kafka_consume action skipped.", sa...),
 
+		LastJudged: gauge("last_judged_iteration_timestamp_seconds", "When the last iteration of the scenario with a verdict (pass or fail, not error) finished.", "scenario"),
+		CycleExpected: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "cycle_expected_seconds",
+			Help: "How long one pass over every selected scenario is expected to take: each one's last iteration time (its configured phase time before the first), plus the pauses."}),
+		SLO: newSLOMetrics(),
+
 		ReloadOK:   prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_successful", Help: "1 if the last configuration reload succeeded."}),
 		ReloadTime: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds", Help: "When the configuration was last loaded successfully."}),
 		BuildInfo:  gauge("build_info", "Always 1; labels describe the build.", "version", "revision", "goversion"),
@@ -158,6 +173,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.FreshnessLag, m.ViewMismatch, m.LoaderRows,
 		m.KafkaE2E, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign,
 		m.ReloadOK, m.ReloadTime, m.BuildInfo,
+		m.LastJudged, m.CycleExpected, m.SLO.Good, m.SLO.Bad, m.SLO.Budget,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -214,10 +230,11 @@ func (m *Metrics) ForgetScenario(scenario string) {
 	l := prometheus.Labels{"scenario": scenario}
 	m.ForgetGuarantees(scenario)
 	for _, g := range []*prometheus.GaugeVec{m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio,
-		m.ResultCalls, m.ResultDropped, m.LastIteration, m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
+		m.ResultCalls, m.ResultDropped, m.LastIteration, m.LastJudged, m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
 		m.SweepQPS, m.SweepLatency} {
 		g.DeletePartialMatch(l)
 	}
 	m.Iterations.DeletePartialMatch(l)
 	m.Probe.forget(l)
+	m.SLO.forget(scenario)
 }
