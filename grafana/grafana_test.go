@@ -12,15 +12,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 	yaml "go.yaml.in/yaml/v3"
 )
 
 const (
-	rulesFile     = "alerts/pbenchd.rules.yml"
-	rulesTestFile = "alerts/pbenchd.rules.test.yml"
-	runbookFile   = "alerts/README.md"
+	rulesFile        = "alerts/pbenchd.rules.yml"
+	rulesTestFile    = "alerts/pbenchd.rules.test.yml"
+	runbookFile      = "alerts/README.md"
+	alertmanagerFile = "alerts/alertmanager.yml"
 )
 
 // contract is the metric contract of DESIGN.md: each pbenchd metric with
@@ -50,6 +49,11 @@ var contract = func() map[string][]string {
 		"pbenchd_guarantee_ok":                                 with(sa, "stat"),
 		"pbenchd_iterations_total":                             {"scenario", "result"},
 		"pbenchd_last_iteration_timestamp_seconds":             {"scenario"},
+		"pbenchd_last_judged_iteration_timestamp_seconds":      {"scenario"},
+		"pbenchd_cycle_expected_seconds":                       nil,
+		"pbenchd_slo_good_total":                               with(sa, "stat"),
+		"pbenchd_slo_bad_total":                                with(sa, "stat"),
+		"pbenchd_slo_error_budget_ratio":                       with(sa, "stat"),
 		"pbenchd_iteration_duration_seconds":                   {"scenario"},
 		"pbenchd_phase_active":                                 {"scenario", "phase"},
 		"pbenchd_target_up":                                    {"target"},
@@ -129,14 +133,23 @@ func TestExpressionsParseAndUseContractMetrics(t *testing.T) {
 	}
 	records := recordNames(t)
 	count := map[string]int{}
-	for _, e := range exprs {
+	queries := make([]string, len(exprs))
+	for i, e := range exprs {
+		queries[i] = e.Query
+	}
+	unparsed := parseWithPromtool(t, queries)
+	for i, e := range exprs {
 		count[strings.SplitN(e.Source, ":", 2)[0]]++
-		ast, err := parser.NewParser(parser.Options{}).ParseExpr(e.Query)
-		if err != nil {
-			t.Errorf("%s: %q does not parse: %v", e.Source, e.Query, err)
+		if msg, bad := unparsed[i]; bad {
+			t.Errorf("%s: %q does not parse: %s", e.Source, e.Query, msg)
 			continue
 		}
-		for _, problem := range checkExpr(ast, e.Kind, records) {
+		sels, err := selectors(e.Query)
+		if err != nil {
+			t.Errorf("%s: %q: %v", e.Source, e.Query, err)
+			continue
+		}
+		for _, problem := range checkExpr(e.Query, sels, e.Kind, records) {
 			t.Errorf("%s: %s\n\t%s", e.Source, problem, e.Query)
 		}
 	}
@@ -148,49 +161,58 @@ func TestExpressionsParseAndUseContractMetrics(t *testing.T) {
 	}
 }
 
-// checkExpr returns what is wrong with a parsed expression: series outside
-// the metric contract, labels a pbenchd metric does not have, native
-// histograms. Rules may also read the series that rules record.
-func checkExpr(ast parser.Expr, kind Kind, records map[string]bool) []string {
-	var problems []string
-	inQuantile := 0
-	var visit func(node parser.Node)
-	visit = func(node parser.Node) {
-		switch n := node.(type) {
-		case *parser.Call:
-			if slices.Contains(nativeOnly, n.Func.Name) {
-				problems = append(problems, n.Func.Name+" works on native histograms only; use the classic _bucket series")
-			}
-			if n.Func.Name == "histogram_quantile" {
-				inQuantile++
-				defer func() { inQuantile-- }()
-			}
-		case *parser.VectorSelector:
-			name := n.Name
-			if name == "" {
-				for _, m := range n.LabelMatchers {
-					if m.Name == labels.MetricName {
-						name = m.Value
-					}
-				}
-			}
-			problems = append(problems, checkSelector(name, n.LabelMatchers, kind, records, inQuantile > 0)...)
-		}
-		for _, child := range parser.Children(node) {
-			visit(child)
+// histograms are the native histograms of the contract, by name: their
+// classic form is name_bucket, _sum and _count.
+var histograms = func() map[string]bool {
+	m := map[string]bool{}
+	for name := range contract {
+		if base, ok := strings.CutSuffix(name, "_bucket"); ok {
+			m[base] = true
 		}
 	}
-	visit(ast)
+	return m
+}()
+
+// checkExpr returns what is wrong with an expression's selectors: series
+// outside the metric contract, labels a pbenchd metric does not have, a
+// histogram read only in one form (a native histogram must be read with
+// its classic _bucket fallback, `<native> or <classic>`, so the expression
+// works with native histograms on or off). Rules may also read the series
+// that rules record.
+func checkExpr(query string, sels []selector, kind Kind, records map[string]bool) []string {
+	var problems []string
+	for _, fn := range nativeOnly {
+		if regexp.MustCompile(`\b` + fn + `\s*\(`).MatchString(query) {
+			problems = append(problems, fn+" works on native histograms only; use histogram_quantile on the native histogram or the classic _bucket series")
+		}
+	}
+	read := map[string]bool{}
+	for _, s := range sels {
+		read[s.Name] = true
+	}
+	for _, s := range sels {
+		problems = append(problems, checkSelector(s.Name, s.Matchers, kind, records, s.InQuantile)...)
+		switch {
+		case histograms[s.Name] && !read[s.Name+"_bucket"]:
+			problems = append(problems, fmt.Sprintf("reads the native histogram %s without the classic %s_bucket fallback", s.Name, s.Name))
+		case strings.HasSuffix(s.Name, "_bucket") && histograms[strings.TrimSuffix(s.Name, "_bucket")] && s.InQuantile && !read[strings.TrimSuffix(s.Name, "_bucket")]:
+			problems = append(problems, fmt.Sprintf("reads %s without the native histogram %s first: empty where Prometheus ingests native histograms", s.Name, strings.TrimSuffix(s.Name, "_bucket")))
+		}
+	}
 	return problems
 }
 
-func checkSelector(name string, matchers []*labels.Matcher, kind Kind, records map[string]bool, inQuantile bool) []string {
+func checkSelector(name string, matchers []matcher, kind Kind, records map[string]bool, inQuantile bool) []string {
 	var problems []string
 	ls, inContract := contract[name]
 	switch {
+	case histograms[name]:
+		ls, inContract = contract[name+"_count"], true
+	}
+	switch {
 	case inContract:
 		for _, m := range matchers {
-			if m.Name != labels.MetricName && !slices.Contains(ls, m.Name) && !slices.Contains(targetLabels, m.Name) {
+			if m.Name != "__name__" && !slices.Contains(ls, m.Name) && !slices.Contains(targetLabels, m.Name) {
 				problems = append(problems, fmt.Sprintf("%s has no label %q (it has %s)", name, m.Name, strings.Join(ls, ", ")))
 			}
 		}
@@ -199,8 +221,8 @@ func checkSelector(name string, matchers []*labels.Matcher, kind Kind, records m
 	default:
 		problems = append(problems, fmt.Sprintf("series %q is not in the metric contract", name))
 	}
-	if inQuantile && !strings.HasSuffix(name, "_bucket") {
-		problems = append(problems, fmt.Sprintf("histogram_quantile reads %q, not a classic _bucket series", name))
+	if inQuantile && !strings.HasSuffix(name, "_bucket") && !histograms[name] {
+		problems = append(problems, fmt.Sprintf("histogram_quantile reads %q, not a histogram", name))
 	}
 	return problems
 }
@@ -327,13 +349,8 @@ func TestEveryRuleIsTestedBothWays(t *testing.T) {
 	}
 	for _, group := range f.Tests {
 		for _, c := range group.PromQL {
-			ast, err := parser.NewParser(parser.Options{}).ParseExpr(c.Expr)
-			if err != nil {
-				t.Errorf("%s: promql_expr_test %q: %v", rulesTestFile, c.Expr, err)
-				continue
-			}
-			if vs, ok := ast.(*parser.VectorSelector); ok {
-				mark(vs.Name, len(c.Samples) > 0)
+			if name := selectorName(c.Expr); name != "" {
+				mark(name, len(c.Samples) > 0)
 			}
 		}
 		for _, c := range group.Alerts {
@@ -546,4 +563,56 @@ func TestExpressionsWrongDir(t *testing.T) {
 	if _, err := Expressions(t.TempDir()); err == nil {
 		t.Error("Expressions of an empty directory: no error")
 	}
+}
+
+// TestAlertmanagerConfig checks the shipped Alertmanager example with
+// Alertmanager's own tool, and that its inhibit rules name only alerts the
+// rules file has.
+func TestAlertmanagerConfig(t *testing.T) {
+	bin, err := exec.LookPath("amtool")
+	if err != nil {
+		t.Fatalf("amtool is not on PATH: run `make test-deps` (apt-get install -y --no-install-recommends prometheus-alertmanager): %v", err)
+	}
+	if out, err := exec.Command(bin, "check-config", alertmanagerFile).CombinedOutput(); err != nil {
+		t.Fatalf("amtool check-config %s: %v\n%s", alertmanagerFile, err, out)
+	}
+	data, err := os.ReadFile(alertmanagerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts := map[string]bool{}
+	for _, r := range readRules(t) {
+		if r.Alert != "" {
+			alerts[r.Alert] = true
+		}
+	}
+	names := regexp.MustCompile(`Pbenchd[A-Za-z]+`)
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.Contains(line, "alertname") {
+			continue
+		}
+		// Expand the (a|b) groups of the regexes into names.
+		for _, m := range names.FindAllString(expandAlternatives(line), -1) {
+			if !alerts[m] {
+				t.Errorf("%s names alert %s, which %s does not have: %s", alertmanagerFile, m, rulesFile, strings.TrimSpace(line))
+			}
+		}
+	}
+}
+
+// expandAlternatives turns each "Prefix(a|b)Suffix" of s into
+// "PrefixaSuffix PrefixbSuffix", innermost first.
+func expandAlternatives(s string) string {
+	re := regexp.MustCompile(`(\w*)\(([\w|]+)\)(\w*)`)
+	for re.MatchString(s) {
+		s = re.ReplaceAllStringFunc(s, func(m string) string {
+			p := re.FindStringSubmatch(m)
+			var out []string
+			for _, alt := range strings.Split(p[2], "|") {
+				out = append(out, p[1]+alt+p[3])
+			}
+			return strings.Join(out, " ")
+		})
+	}
+	return s
 }

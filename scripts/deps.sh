@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what pbenchd's tests and `make run` need on a Debian
 # machine: a running PostgreSQL (with pgbench), Prometheus (for promtool and
-# the end-to-end dashboard test), kcat and systemd-analyze. Safe to run again:
+# the end-to-end dashboard test), Alertmanager (for the end-to-end alert
+# delivery test), kcat and systemd-analyze. Safe to run again:
 # it only does what is missing. Usage: scripts/deps.sh [postgres|all]
 set -euo pipefail
 
@@ -65,6 +66,7 @@ fi
 
 missing=()
 { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
+{ command -v prometheus-alertmanager && command -v amtool; } >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
