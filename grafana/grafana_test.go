@@ -287,7 +287,13 @@ func TestAlertsHaveRunbooksAndLabels(t *testing.T) {
 		if s := r.Labels["severity"]; s != "critical" && s != "warning" {
 			t.Errorf("%s: severity %q, want critical or warning", r.Alert, s)
 		}
-		for _, a := range []string{"summary", "description", "runbook_url"} {
+		du := r.Annotations["dashboard_url"]
+		if m := regexp.MustCompile(`/d/([\w-]+)/[\w-]+\?`).FindStringSubmatch(du); m == nil || !dashboardUIDs(t)[m[1]] {
+			t.Errorf("%s: dashboard_url %q does not link a shipped dashboard (/d/<uid>/<slug>?…)", r.Alert, du)
+		} else if !strings.Contains(du, "var-instance=") && r.Alert != "PbenchdDown" {
+			t.Errorf("%s: dashboard_url %q does not set the instance", r.Alert, du)
+		}
+		for _, a := range []string{"summary", "description", "runbook_url", "dashboard_url"} {
 			if r.Annotations[a] == "" {
 				t.Errorf("%s: no %s annotation", r.Alert, a)
 			}
@@ -615,4 +621,140 @@ func expandAlternatives(s string) string {
 		})
 	}
 	return s
+}
+
+// TestDashboardsNavigable checks what an on-call needs to find their way:
+// the scenario variable comes from a series every configured scenario has
+// (pbenchd_iterations_total exists from the start, even for a scenario that
+// never made a call), scenario and action have an All value, legends of
+// panels name the instance, links carry the variables, counting panels do
+// not depend on $__interval exceeding the scrape interval, and panels of
+// seconds show time units.
+func TestDashboardsNavigable(t *testing.T) {
+	paths, err := filepath.Glob("dashboards/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	type fieldConfig struct {
+		Defaults struct {
+			Unit string `json:"unit"`
+		} `json:"defaults"`
+		Overrides []struct {
+			Properties []struct {
+				ID    string `json:"id"`
+				Value any    `json:"value"`
+			} `json:"properties"`
+		} `json:"overrides"`
+	}
+	type navPanel struct {
+		Type        string      `json:"type"`
+		Title       string      `json:"title"`
+		FieldConfig fieldConfig `json:"fieldConfig"`
+		Targets     []struct {
+			Expr         string `json:"expr"`
+			LegendFormat string `json:"legendFormat"`
+		} `json:"targets"`
+		Panels []navPanel `json:"panels"`
+	}
+	var d struct {
+		Links []struct {
+			Type        string `json:"type"`
+			IncludeVars bool   `json:"includeVars"`
+			KeepTime    bool   `json:"keepTime"`
+		} `json:"links"`
+		Templating struct {
+			List []struct {
+				Name       string `json:"name"`
+				Definition string `json:"definition"`
+				IncludeAll bool   `json:"includeAll"`
+			} `json:"list"`
+		} `json:"templating"`
+		Panels []navPanel `json:"panels"`
+	}
+	seconds := regexp.MustCompile(`pbenchd_\w*_seconds`)
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &d); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range d.Templating.List {
+				switch v.Name {
+				case "scenario":
+					if !strings.HasPrefix(v.Definition, "label_values(pbenchd_iterations_total") {
+						t.Errorf("variable scenario: %q, want label_values(pbenchd_iterations_total…, scenario): every configured scenario has that series", v.Definition)
+					}
+					fallthrough
+				case "action", "instance":
+					if !v.IncludeAll {
+						t.Errorf("variable %s has no All value", v.Name)
+					}
+				}
+			}
+			if len(d.Links) == 0 {
+				t.Error("no links to the other dashboards")
+			}
+			for _, l := range d.Links {
+				if !l.IncludeVars || !l.KeepTime {
+					t.Errorf("link %+v does not carry the variables and the time range", l)
+				}
+			}
+			var walk func([]navPanel)
+			walk = func(ps []navPanel) {
+				for _, p := range ps {
+					timeUnit := p.FieldConfig.Defaults.Unit == "s" || p.FieldConfig.Defaults.Unit == "ms"
+					for _, o := range p.FieldConfig.Overrides {
+						for _, pr := range o.Properties {
+							if pr.ID == "unit" && (pr.Value == "s" || pr.Value == "ms") {
+								timeUnit = true
+							}
+						}
+					}
+					for _, tg := range p.Targets {
+						if strings.Contains(tg.Expr, "[$__interval]") && strings.Contains(tg.Expr, "increase(") {
+							t.Errorf("panel %q: increase(…[$__interval]) is empty when the interval is the scrape interval: %s", p.Title, tg.Expr)
+						}
+						if p.Type != "table" && strings.Contains(tg.LegendFormat, "{{") && !strings.Contains(tg.LegendFormat, "{{instance}}") &&
+							(strings.Contains(tg.LegendFormat, "{{scenario}}") || strings.Contains(tg.LegendFormat, "{{action}}") ||
+								strings.Contains(tg.LegendFormat, "{{view}}") || strings.Contains(tg.LegendFormat, "{{result}}")) {
+							t.Errorf("panel %q: legend %q does not name the instance", p.Title, tg.LegendFormat)
+						}
+						if seconds.MatchString(tg.Expr) && !strings.Contains(tg.Expr, "timestamp_seconds") &&
+							!strings.Contains(tg.Expr, "cycle_expected_seconds") && !strings.Contains(tg.Expr, "_count") && !timeUnit && p.Type != "heatmap" {
+							t.Errorf("panel %q reads %s but shows no time unit", p.Title, seconds.FindString(tg.Expr))
+						}
+					}
+					walk(p.Panels)
+				}
+			}
+			walk(d.Panels)
+		})
+	}
+}
+
+// dashboardUIDs returns the uids of the shipped dashboards.
+func dashboardUIDs(t *testing.T) map[string]bool {
+	t.Helper()
+	paths, err := filepath.Glob("dashboards/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]bool{}
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			UID string `json:"uid"`
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatal(err)
+		}
+		uids[d.UID] = true
+	}
+	return uids
 }

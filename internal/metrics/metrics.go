@@ -235,6 +235,15 @@ func (m *Metrics) ForgetScenario(scenario string) {
 		g.DeletePartialMatch(l)
 	}
 	m.Iterations.DeletePartialMatch(l)
+	// Live series too: a scenario removed from the configuration leaves
+	// nothing behind for dashboards and alerts to show.
+	for _, c := range []*prometheus.CounterVec{m.Calls, m.Errors, m.Retries, m.Dropped, m.TeardownFailures,
+		m.ViewMismatch, m.LoaderRows, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign} {
+		c.DeletePartialMatch(l)
+	}
+	for _, h := range []*prometheus.HistogramVec{m.Latency, m.Service, m.Lag, m.FreshnessLag, m.KafkaE2E} {
+		h.DeletePartialMatch(l)
+	}
 	m.Probe.forget(l)
 	m.SLO.forget(scenario)
 }

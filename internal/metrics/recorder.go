@@ -38,10 +38,11 @@ type Recorder struct {
 	scenario, action string
 	m                *Metrics
 
-	latOK, latErr, service, lag prometheus.Observer
-	callsOK, callsErr, dropped  prometheus.Counter
-	inflight                    prometheus.Gauge
-	slo                         *sloEvents // nil: no objective to count against
+	latOK, service             prometheus.Observer
+	lazy                       lazyObservers // created at their first observation
+	callsOK, callsErr, dropped prometheus.Counter
+	inflight                   prometheus.Gauge
+	slo                        *sloEvents // nil: no objective to count against
 
 	start     time.Time // phase start: x = 0 of the slope fit
 	measureAt time.Time // end of warm-up
@@ -67,9 +68,7 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 	return &Recorder{
 		scenario: scenario, action: action, m: m,
 		latOK:     m.Latency.WithLabelValues(scenario, action, "ok"),
-		latErr:    m.Latency.WithLabelValues(scenario, action, "error"),
 		service:   m.Service.WithLabelValues(scenario, action),
-		lag:       m.Lag.WithLabelValues(scenario, action),
 		callsOK:   m.Calls.WithLabelValues(scenario, action, "ok"),
 		callsErr:  m.Calls.WithLabelValues(scenario, action, "error"),
 		dropped:   m.Dropped.WithLabelValues(scenario, action),
@@ -101,13 +100,13 @@ func (r *Recorder) Record(o Outcome) {
 		r.latOK.Observe(latency.Seconds())
 		r.callsOK.Inc()
 	} else {
-		r.latErr.Observe(latency.Seconds())
+		r.lazy.latErr(r).Observe(latency.Seconds())
 		r.callsErr.Inc()
 		r.m.Errors.WithLabelValues(r.scenario, r.action, o.ErrClass).Inc()
 	}
 	r.service.Observe(service.Seconds())
 	if o.Open {
-		r.lag.Observe(max(o.Start.Sub(o.Intended), 0).Seconds())
+		r.lazy.lagOf(r).Observe(max(o.Start.Sub(o.Intended), 0).Seconds())
 	}
 	for _, reason := range o.Retries {
 		r.m.Retries.WithLabelValues(r.scenario, r.action, reason).Inc()
