@@ -49,7 +49,7 @@ func BenchmarkPaced(b *testing.B) {
 			d := time.Duration(float64(b.N) / rate * 1e9)
 			rec := NewRecorder(time.Now(), 0)
 			l := &OpenLoop{Pacer: p, Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 64, Run: nullCaller{},
-				NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop}
+				NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss}
 			b.ResetTimer()
 			c0 := cpuTime()
 			start := time.Now()
@@ -80,7 +80,7 @@ func BenchmarkHandOff(b *testing.B) {
 		b.Fatal(err)
 	}
 	rec := NewRecorder(time.Now(), 0)
-	l := &OpenLoop{Pacer: p, MaxInflight: 64, Run: nullCaller{}, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop}
+	l := &OpenLoop{Pacer: p, MaxInflight: 64, Run: nullCaller{}, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss}
 	b.ResetTimer()
 	c0 := cpuTime()
 	t0 := time.Now()

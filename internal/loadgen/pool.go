@@ -33,10 +33,10 @@ type pool struct {
 	stopCtx context.Context // cancelled by a stop
 	newSink func() Sink
 	max     int
-	end     time.Time // no call starts at or after it
+	late    time.Time // no call is handed out at or after it
 	idle    atomic.Pointer[worker]
 	wg      sync.WaitGroup
-	dropped func(intended time.Time)
+	dropped func(intended, now time.Time)
 
 	// workers are appended by the scheduler, under mu only for live
 	// readers (Inflight): it is taken once per worker started, never per
@@ -63,8 +63,8 @@ func (p *pool) dispatch(a arrival) bool {
 	w := p.pop()
 	if w == nil && len(p.workers) >= p.max {
 		runtime.Gosched()
-		if a.handed = time.Now(); !a.handed.Before(p.end) {
-			p.dropped(a.intended) // the phase ended meanwhile
+		if a.handed = time.Now(); !a.handed.Before(p.late) {
+			p.dropped(a.intended, a.handed) // the phase ended meanwhile
 			return false
 		}
 		w = p.pop()
@@ -75,7 +75,7 @@ func (p *pool) dispatch(a arrival) bool {
 		return true
 	}
 	if len(p.workers) >= p.max {
-		p.dropped(a.intended)
+		p.dropped(a.intended, a.handed)
 		return false
 	}
 	w = &worker{p: p, wake: make(chan arrival, 1), sink: p.newSink()}
@@ -158,15 +158,19 @@ func (w *worker) call(a arrival) {
 	if res.Err != nil && w.p.stopCtx.Err() != nil {
 		return // stopped by pbenchd, not failed by the target
 	}
-	w.sink.Record(outcome(a.intended, a.handed, called, end, res))
+	o := outcome(a.intended, a.handed, called, end, res, true)
+	if res.Err != nil && w.p.callCtx.Err() != nil {
+		o.ErrClass = ClassDrainCut
+	}
+	w.sink.Record(o)
 }
 
-func outcome(intended, handed, called, end time.Time, res action.Result) Outcome {
+func outcome(intended, handed, called, end time.Time, res action.Result, open bool) Outcome {
 	start := res.Start
 	if start.IsZero() {
 		start = called
 	}
-	o := Outcome{Intended: intended, Handed: handed, Start: start, End: end, Retries: len(res.Retries)}
+	o := Outcome{Intended: intended, Handed: handed, Called: called, Start: start, End: end, Retries: res.Retries, Open: open}
 	if res.Err != nil {
 		o.ErrClass = target.Classify(res.Err)
 	}

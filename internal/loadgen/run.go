@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -22,9 +23,12 @@ type OpenLoop struct {
 	Run         Caller
 	// NewSink gives each worker its sink, once, when the worker starts.
 	NewSink func() Sink
-	// Drop is told of every arrival that found no idle worker, on the
-	// scheduler's goroutine (keep it cheap).
-	Drop func(intended time.Time)
+	// Drop is told of every arrival that found no idle worker, at now;
+	// Miss of the n arrivals, due from from on, that the generator could
+	// not issue in time (see Run). Both are called on the scheduler's
+	// goroutine: keep them cheap.
+	Drop func(intended, now time.Time)
+	Miss func(from time.Time, n int64)
 
 	pool atomic.Pointer[pool]
 }
@@ -58,13 +62,15 @@ type Phase struct {
 }
 
 // Run runs the phase: every open loop from one scheduler on the calling
-// goroutine, which it locks to its OS thread, every closed loop on
-// workers of its own. It returns when every call it started has finished;
-// none starts after Start+Duration, whatever the rate, and none runs past
-// Start+Duration+Drain. Calls that fail because ctx was cancelled are not
-// recorded (pbenchd stopped them); calls cut by the drain deadline are,
-// as timeouts (closed loops do not record them: the worker was not asked
-// for them).
+// goroutine, every closed loop on workers of its own. It returns when
+// every call it started has finished, by Start+Duration+Drain whatever the
+// rate. Arrivals due before Start+Duration are still handed out a little
+// after it (a grace of half the drain, at most 1 s: a generator a few
+// microseconds or a descheduling late is not behind its schedule); those
+// still due then are missed, counted by the schedule's expectation (walking
+// them one by one could take longer than the phase did). Calls that fail
+// because ctx was cancelled are not recorded (pbenchd stopped them); calls
+// cut by the drain deadline are, as ClassDrainCut.
 func Run(ctx context.Context, ph Phase) {
 	end := ph.Start.Add(ph.Duration)
 	callCtx, cancel := context.WithDeadline(ctx, end.Add(ph.Drain))
@@ -97,10 +103,18 @@ func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink 
 		}
 		res := run.Call(callCtx)
 		fin := time.Now()
-		if callCtx.Err() != nil && res.Err != nil {
-			return // stopped, or cut off after the phase
+		if ctx.Err() != nil && res.Err != nil {
+			return // stopped by pbenchd, not failed by the target
 		}
-		sink.Record(outcome(begun, begun, begun, fin, res))
+		o := outcome(begun, begun, begun, fin, res, false)
+		if res.Err != nil && callCtx.Err() != nil {
+			// Cut off at the end of the drain: a call the worker made and
+			// the target did not serve in time.
+			o.ErrClass = ClassDrainCut
+			sink.Record(o)
+			return
+		}
+		sink.Record(o)
 		if res.Err == nil {
 			backoff = 0
 			continue
@@ -145,12 +159,13 @@ func (s *loopState) next() time.Duration {
 // action. Then it ends the workers and waits for them.
 func schedule(ctx, callCtx context.Context, ph Phase) {
 	end := ph.Start.Add(ph.Duration)
+	late := end.Add(min(ph.Drain/2, time.Second))
 	loops := make([]loopState, len(ph.Open))
 	var h arrivals
 	for i, l := range ph.Open {
 		p := &pool{
 			run: l.Run, callCtx: callCtx, stopCtx: ctx, newSink: l.NewSink,
-			max: max(l.MaxInflight, 1), dropped: l.Drop, end: end,
+			max: max(l.MaxInflight, 1), dropped: l.Drop, late: late,
 		}
 		l.pool.Store(p)
 		loops[i] = loopState{l: l, p: p}
@@ -169,10 +184,9 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 				h = h[:0]
 				break
 			}
-			if !handed.Before(end) {
-				// The hard deadline: no arrival starts after the phase.
-				// Those due before it that the scheduler could not hand
-				// out in time count as dropped.
+			if !handed.Before(late) {
+				// The hard deadline: the arrivals left, due before the
+				// end of the phase, were never issued.
 				missed(ph, loops, h)
 				h = h[:0]
 				break
@@ -196,21 +210,35 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	}
 }
 
-// maxMissed bounds how many missed arrivals are counted one by one at the
-// deadline: only a rate far beyond what can be paced leaves more.
-const maxMissed = 1_000_000
-
-// missed counts as dropped every arrival of the schedules still due
-// before the end (up to maxMissed of them).
+// missed counts, for each loop still in the heap, its arrival due and
+// the rest of its schedule by expectation.
 func missed(ph Phase, loops []loopState, h arrivals) {
-	n := 0
 	for _, d := range h {
 		s := &loops[d.loop]
-		for off := d.at; off < ph.Duration && n < maxMissed; off = s.next() {
-			s.l.Drop(ph.Start.Add(off))
-			n++
-		}
+		s.l.Miss(ph.Start.Add(d.at), 1+int64(math.Round(expectedArrivals(s.l.Pacer, d.at, ph.Duration))))
 	}
+}
+
+// expectedArrivals is the number of arrivals p's schedule expects in the
+// offsets [from, to).
+func expectedArrivals(p pace.Pacer, from, to time.Duration) float64 {
+	if to <= from {
+		return 0
+	}
+	return meanRate(p, from, to) * (to - from).Seconds()
+}
+
+// meanRate is p's mean rate over the offsets [from, to): the average of
+// Mean at the midpoints of 1024 equal steps, exact for a constant rate and
+// for linear pieces but for the steps that straddle a kink or a jump.
+func meanRate(p pace.Pacer, from, to time.Duration) float64 {
+	const steps = 1024
+	h := float64(to-from) / steps
+	var sum float64
+	for i := range steps {
+		sum += p.Mean(from + time.Duration((float64(i)+0.5)*h))
+	}
+	return sum / steps
 }
 
 // arrivals is a binary min-heap of next arrivals by offset.

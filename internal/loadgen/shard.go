@@ -28,18 +28,24 @@ type Outcome struct {
 	// Intended is when the call was due: the schedule's time (open loop),
 	// or when the worker began it (closed loop).
 	Intended time.Time
-	// Handed is when the scheduler handed the arrival to a worker; Handed
-	// − Intended is the generator's own lag. Equal to Intended in closed
-	// loops.
-	Handed time.Time
+	// Handed is when the scheduler handed the arrival to a worker, and
+	// Called when that worker began the call: Called − Intended is the
+	// generator's own lag. Both equal Intended in closed loops.
+	Handed, Called time.Time
 	// Start is when the call began its work (after waiting for a
 	// connection of its own); End when it returned.
 	Start, End time.Time
 	// ErrClass is "" for success, else the class of the failure.
 	ErrClass string
-	// Retries counts retries the call made.
-	Retries int
+	// Retries lists the reasons of the retries the call made.
+	Retries []string
+	// Open tells whether the call came from an open loop.
+	Open bool
 }
+
+// ClassDrainCut is the error class of a call still running when its
+// phase's drain ended: due, and not served in time.
+const ClassDrainCut = "drain_cut"
 
 // Sink receives the outcomes of one worker. Each worker has a sink of its
 // own, so a Sink is called by one goroutine at a time.
@@ -68,8 +74,9 @@ type Shard struct {
 type Stats struct {
 	// OK and Failed count calls; Retries their retries.
 	OK, Failed, Retries int64
-	// Dropped counts arrivals that found no idle worker.
-	Dropped int64
+	// Dropped counts arrivals that found no idle worker; Missed those the
+	// generator could not issue before the phase's deadline.
+	Dropped, Missed int64
 	// Classes counts failures by class.
 	Classes map[string]int64
 	// Latency is the distribution of successful calls' latency from the
@@ -99,6 +106,7 @@ func (s *Stats) Merge(o *Stats) {
 	s.Failed += o.Failed
 	s.Retries += o.Retries
 	s.Dropped += o.Dropped
+	s.Missed += o.Missed
 	for k, v := range o.Classes {
 		s.Classes[k] += v
 	}
@@ -126,8 +134,8 @@ func (sh *Shard) Record(o Outcome) {
 	lat := o.End.Sub(o.Intended)
 	sh.mu.Lock()
 	st := &sh.st
-	metrics.RecordHDR(st.Lag, o.Handed.Sub(o.Intended))
-	st.Retries += int64(o.Retries)
+	metrics.RecordHDR(st.Lag, o.Called.Sub(o.Intended))
+	st.Retries += int64(len(o.Retries))
 	if o.ErrClass != "" {
 		st.Failed++
 		st.Classes[o.ErrClass]++
@@ -154,9 +162,9 @@ type Recorder struct {
 	mu     sync.Mutex
 	shards []*Shard
 	dealt  int // workers given a shard
-	// drops is added to by the scheduler's goroutine only, so the atomic
-	// is never contended.
-	drops atomic.Int64
+	// drops and misses are added to by the scheduler's goroutine only, so
+	// the atomics are never contended.
+	drops, misses atomic.Int64
 }
 
 // NewRecorder records an action's phase that began at start, measured
@@ -187,10 +195,20 @@ func (r *Recorder) NewShard() *Shard {
 	return sh
 }
 
-// Drop counts an arrival that found no idle worker (after the warm-up).
-func (r *Recorder) Drop(intended time.Time) {
+// Drop counts an arrival that found no idle worker (after the warm-up),
+// at now.
+func (r *Recorder) Drop(intended, _ time.Time) {
 	if !intended.Before(r.measureAt) {
 		r.drops.Add(1)
+	}
+}
+
+// Miss counts n arrivals, due from from on, that the generator could not
+// issue before the phase's deadline (those due in the warm-up are left
+// out only when from is in it: the count is of the schedule's tail).
+func (r *Recorder) Miss(from time.Time, n int64) {
+	if !from.Before(r.measureAt) {
+		r.misses.Add(n)
 	}
 }
 
@@ -207,6 +225,7 @@ func (r *Recorder) Stats() Stats {
 		sh.mu.Unlock()
 	}
 	out.Dropped += r.drops.Load()
+	out.Missed += r.misses.Load()
 	return out
 }
 
