@@ -48,7 +48,8 @@ var catalogShrink = map[string]any{
 
 // ivmScenarios share one small TPC-H data set, loaded once.
 var ivmScenarios = []string{"ivm_tpch_none", "ivm_tpch_q01_refresh", "ivm_tpch_q09_refresh",
-	"ivm_tpch_q01_pg_ivm", "ivm_tpch_q09_pg_ivm", "ivm_tpch_q01_native", "ivm_tpch_q09_native"}
+	"ivm_tpch_q01_pg_ivm", "ivm_tpch_q09_pg_ivm", "ivm_tpch_lineitem_pg_ivm", "ivm_tpch_more_pg_ivm",
+	"ivm_tpch_q01_native", "ivm_tpch_q09_native"}
 
 func init() {
 	for _, n := range ivmScenarios {

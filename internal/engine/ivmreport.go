@@ -50,8 +50,9 @@ type IVMRow struct {
 	// Check is the result of the scenario's view check, "" if it has none.
 	Check string
 	// Seconds (medians): direct SELECT, SELECT of the view, REFRESH, the
-	// one-row update (with this strategy's maintenance).
-	Direct, View, Refresh, Update *float64
+	// one-row update, insert and delete (with this strategy's
+	// maintenance of every view of the scenario).
+	Direct, View, Refresh, Update, Insert, Delete *float64
 	// FreshMean and FreshP99 are the view's staleness: the lag from a
 	// marker's commit until the view showed it.
 	FreshMean, FreshP99 *float64
@@ -63,10 +64,12 @@ type IVMRow struct {
 // IVMSweepRow is one step of one scenario's write sweep.
 type IVMSweepRow struct {
 	Run, Scenario, Strategy string
-	Connections             int
-	TPS                     float64
-	P50, P99                float64 // seconds
-	Errors                  int64
+	// Write is the sweep's action: update_sweep, insert_sweep.
+	Write       string
+	Connections int
+	TPS         float64
+	P50, P99    float64 // seconds
+	Errors      int64
 }
 
 // ivmScenario matches the IVM scenarios' names: ivm_tpch_<query>_<strategy>
@@ -74,7 +77,8 @@ type IVMSweepRow struct {
 var ivmScenario = regexp.MustCompile(`^ivm_tpch_(?:(.+)_)?(none|refresh|pg_ivm|native)$`)
 
 // ivmQueryAction matches the per-query actions: q01_direct, q09_view, …
-var ivmQueryAction = regexp.MustCompile(`^(q[0-9]+)_(direct|view|refresh|freshness)$`)
+// and lineitem_view for the single-table view.
+var ivmQueryAction = regexp.MustCompile(`^(q[0-9]+|lineitem)_(direct|view|refresh|freshness)$`)
 
 // NamedResults are the results of one run and where they came from.
 type NamedResults struct {
@@ -101,10 +105,9 @@ func BuildIVMReport(runs ...NamedResults) IVMReport {
 			for _, sw := range it.Sweeps {
 				for i, c := range sw.Concurrency {
 					st := sw.Steps[i]
-					rep.Sweep = append(rep.Sweep, IVMSweepRow{Run: run.Name, Scenario: n, Strategy: strategy,
+					rep.Sweep = append(rep.Sweep, IVMSweepRow{Run: run.Name, Scenario: n, Strategy: strategy, Write: sw.Action,
 						Connections: c, TPS: st.QPS, P50: st.P50, P99: st.P99, Errors: st.Failed + st.Dropped})
 				}
-				break // one sweep per scenario
 			}
 		}
 	}
@@ -121,6 +124,9 @@ func BuildIVMReport(runs ...NamedResults) IVMReport {
 	})
 	sort.SliceStable(rep.Sweep, func(i, j int) bool {
 		a, b := rep.Sweep[i], rep.Sweep[j]
+		if a.Write != b.Write {
+			return a.Write > b.Write // updates first, as published
+		}
 		if a.Scenario != b.Scenario {
 			return a.Scenario < b.Scenario
 		}
@@ -160,9 +166,13 @@ func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
 	}
 	var out []IVMRow
 	for _, q := range queries {
-		row := IVMRow{Run: run, Query: strings.ToUpper(q[:1]) + q[1:], Strategy: strategy, Scenario: scenario,
+		label := strings.ToUpper(q[:1]) + q[1:]
+		if q == "lineitem" {
+			label = "lineitem rows (single table)"
+		}
+		row := IVMRow{Run: run, Query: label, Strategy: strategy, Scenario: scenario,
 			Verdict: verdict, Direct: p50(q + "_direct"), View: p50(q + "_view"), Refresh: p50(q + "_refresh"),
-			Update: p50("lineitem_update")}
+			Update: p50("lineitem_update"), Insert: p50("lineitem_insert"), Delete: p50("lineitem_delete")}
 		for _, c := range it.Checks {
 			if !strings.Contains(c.Name, q) {
 				continue
@@ -258,7 +268,7 @@ func WriteIVMReport(w io.Writer, rep IVMReport, format string) error {
 	}
 	multi := len(rep.Runs) > 1
 	head := []string{"query", "strategy", "scenario", "verdict", "check", "SELECT query", "SELECT view", "REFRESH",
-		"update 1 row", "staleness mean", "staleness p99", "refreshes overran"}
+		"update 1 row", "insert 1 row", "delete 1 row", "staleness mean", "staleness p99", "refreshes overran"}
 	if multi {
 		head = append([]string{"run"}, head...)
 	}
@@ -273,19 +283,20 @@ func WriteIVMReport(w io.Writer, rep IVMReport, format string) error {
 			check = "-"
 		}
 		row := []string{r.Query, r.Strategy, r.Scenario, r.Verdict, check, fmtSeconds(r.Direct), fmtSeconds(r.View),
-			fmtSeconds(r.Refresh), fmtSeconds(r.Update), fmtSeconds(r.FreshMean), fmtSeconds(r.FreshP99), over}
+			fmtSeconds(r.Refresh), fmtSeconds(r.Update), fmtSeconds(r.Insert), fmtSeconds(r.Delete), fmtSeconds(r.FreshMean), fmtSeconds(r.FreshP99), over}
 		if multi {
 			row = append([]string{r.Run}, row...)
 		}
 		rows = append(rows, row)
 	}
-	sweepHead := []string{"scenario", "connections", "write TPS", "p50", "p99", "errors"}
+	sweepHead := []string{"write", "scenario", "connections", "TPS", "p50", "p99", "errors"}
 	if multi {
 		sweepHead = append([]string{"run"}, sweepHead...)
 	}
 	var sweepRows [][]string
 	for _, s := range rep.Sweep {
-		row := []string{s.Scenario, strconv.Itoa(s.Connections), fmt.Sprintf("%.0f", s.TPS),
+		write := strings.TrimSuffix(s.Write, "_sweep")
+		row := []string{write, s.Scenario, strconv.Itoa(s.Connections), fmt.Sprintf("%.0f", s.TPS),
 			FormatSeconds(s.P50), FormatSeconds(s.P99), strconv.FormatInt(s.Errors, 10)}
 		if multi {
 			row = append([]string{s.Run}, row...)
@@ -336,7 +347,7 @@ func WriteIVMReport(w io.Writer, rep IVMReport, format string) error {
 	}
 	render("IVM on TPC-H (medians of the last iteration; staleness from a marker's commit until the view shows it)", head, rows)
 	if len(sweepRows) > 0 {
-		render("write throughput and latency by connections (one-row updates)", sweepHead, sweepRows)
+		render("write throughput and latency by connections (one-row writes; errors: failed and dropped calls)", sweepHead, sweepRows)
 	}
 	return nil
 }

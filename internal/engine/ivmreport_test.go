@@ -19,11 +19,13 @@ func TestBuildIVMReport(t *testing.T) {
 	vars := map[string]any{"sf": 0.1, "seed": 1, "schema": "pbenchd_tpch", "foreign_keys": true}
 	small := map[string]IterationJSON{
 		"ivm_tpch_none": {Result: Pass, Vars: vars, Actions: []ActionJSON{act("q01_direct", 1.47), act("q09_direct", 1.57), act("lineitem_update", 0.0004)},
-			Sweeps: []SweepJSON{{Concurrency: []int{1, 8}, Steps: []ActionJSON{{QPS: 2087, P50: 0.0004, P99: 0.001}, {QPS: 6752, Failed: 2, Dropped: 1}}}}},
+			Sweeps: []SweepJSON{{Action: "update_sweep", Concurrency: []int{1, 8}, Steps: []ActionJSON{{QPS: 2087, P50: 0.0004, P99: 0.001}, {QPS: 6752, Failed: 2, Dropped: 1}}},
+				{Action: "insert_sweep", Concurrency: []int{1}, Steps: []ActionJSON{{QPS: 3000}}}}},
 		"ivm_tpch_q01_refresh": {Result: Pass, Vars: vars, Actions: []ActionJSON{act("q01_direct", 9), act("q01_view", 0.00033), act("q01_refresh", 2.11),
 			{Action: "q01_refresher", Calls: 8, Dropped: 7}, {Action: "q01_freshness", Calls: 14, P50: 2, Avg: 1.1, P99: 4.0}},
 			Checks: []CheckJSON{{Name: "pbenchd_q01", Match: true, Rows: 4}}},
-		"ivm_tpch_q01_pg_ivm": {Result: Fail, Vars: vars, Actions: []ActionJSON{act("q01_view", 0.0003), act("q01_refresh", 3.5), act("lineitem_update", 0.0025)},
+		"ivm_tpch_q01_pg_ivm": {Result: Fail, Vars: vars, Actions: []ActionJSON{act("q01_view", 0.0003), act("q01_refresh", 3.5), act("lineitem_update", 0.0025),
+			act("lineitem_insert", 0.002), act("lineitem_delete", 0.003)},
 			Checks: []CheckJSON{{Name: "pbenchd_q01_immv", Rows: 4, Missing: []string{"a"}}}},
 		// A scenario whose setup failed measured nothing: its rows say so.
 		"ivm_tpch_q09_pg_ivm": {Result: Error, Error: "setup[0]: needs pg_ivm preloaded", Vars: vars},
@@ -67,6 +69,9 @@ func TestBuildIVMReport(t *testing.T) {
 	eq("refresh staleness p99", ref.FreshP99, ptr(4.0))
 	eq("pg_ivm REFRESH (refresh_immv, not the materialized view's)", ivm.Refresh, ptr(3.5))
 	eq("pg_ivm update", ivm.Update, ptr(0.0025))
+	eq("pg_ivm insert", ivm.Insert, ptr(0.002))
+	eq("pg_ivm delete", ivm.Delete, ptr(0.003))
+	eq("refresh insert (not measured there)", ref.Insert, nil)
 	eq("pg_ivm direct (not measured there)", ivm.Direct, nil)
 	eq("Q09 view (all calls failed)", ref09.View, nil)
 	eq("none Q09 direct", none09.Direct, ptr(1.57))
@@ -83,7 +88,8 @@ func TestBuildIVMReport(t *testing.T) {
 		strings.Join(rep.Runs[1].Data, "|") != "SF 1, seed 1, pbenchd's TPC-H-shaped data (not dbgen), schema s, foreign keys off" {
 		t.Errorf("runs %+v", rep.Runs)
 	}
-	if len(rep.Sweep) != 2 || rep.Sweep[0].TPS != 2087 || rep.Sweep[0].P99 != 0.001 || rep.Sweep[1].Errors != 3 {
+	if len(rep.Sweep) != 3 || rep.Sweep[0].TPS != 2087 || rep.Sweep[0].P99 != 0.001 || rep.Sweep[1].Errors != 3 ||
+		rep.Sweep[2].Write != "insert_sweep" || rep.Sweep[2].TPS != 3000 {
 		t.Errorf("sweep %+v", rep.Sweep)
 	}
 
@@ -92,10 +98,11 @@ func TestBuildIVMReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, line := range []string{
-		"run,query,strategy,scenario,verdict,check,SELECT query,SELECT view,REFRESH,update 1 row,staleness mean,staleness p99,refreshes overran",
-		"a.json,Q01,refresh,ivm_tpch_q01_refresh,pass,ok (4 rows),9.000 s,330.0 µs,2.110 s,-,1.100 s,4.000 s,7 of 15",
-		"run,scenario,connections,write TPS,p50,p99,errors",
-		"a.json,ivm_tpch_none,8,6752,0,0,3",
+		"run,query,strategy,scenario,verdict,check,SELECT query,SELECT view,REFRESH,update 1 row,insert 1 row,delete 1 row,staleness mean,staleness p99,refreshes overran",
+		"a.json,Q01,refresh,ivm_tpch_q01_refresh,pass,ok (4 rows),9.000 s,330.0 µs,2.110 s,-,-,-,1.100 s,4.000 s,7 of 15",
+		"run,write,scenario,connections,TPS,p50,p99,errors",
+		"a.json,update,ivm_tpch_none,8,6752,0,0,3",
+		"a.json,insert,ivm_tpch_none,1,3000,0,0,0",
 	} {
 		if !strings.Contains(b.String(), line+"\n") {
 			t.Errorf("csv lacks %q:\n%s", line, b.String())
