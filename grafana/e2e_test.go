@@ -4,8 +4,12 @@ package grafana
 // real pbenchd runs short scenarios against the test PostgreSQL and the
 // embedded Kafka cluster, a real Prometheus scrapes it and evaluates the
 // shipped rules, and every expression of every dashboard panel, dashboard
-// variable and rule is evaluated through Prometheus's HTTP API. It proves
-// that the dashboards show data and that the alerts fire, without Grafana.
+// variable and rule is evaluated through Prometheus's HTTP API, on a
+// Prometheus that ingests classic histograms and on one that ingests native
+// ones. Each panel must show data for every scenario (and action) that has
+// the series it reads. It proves that the dashboards show data and that the
+// alerts fire, without Grafana. Alert delivery through Alertmanager is
+// e2e_alerts_test.go.
 
 import (
 	"bytes"
@@ -201,11 +205,20 @@ run:
 	})
 
 	prom := startPrometheus(t, promBin, dir, addr)
-	waitFor(t, 20*time.Second, "Prometheus to be ready", func() (bool, string) {
-		prom.proc.mustRun(t)
-		code, body, err := httpGet(prom.base + "/-/ready")
-		return err == nil && code == http.StatusOK, fmt.Sprintf("%d %s %v", code, body, err)
-	})
+	// A second Prometheus ingests native histograms (and so drops their
+	// classic buckets): every panel and rule must work there too.
+	nativeDir := filepath.Join(dir, "native")
+	if err := os.Mkdir(nativeDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	promNative := startPrometheus(t, promBin, nativeDir, addr, "--enable-feature=native-histograms")
+	for _, p := range []*promServer{prom, promNative} {
+		waitFor(t, 20*time.Second, "Prometheus to be ready", func() (bool, string) {
+			p.proc.mustRun(t)
+			code, body, err := httpGet(p.base + "/-/ready")
+			return err == nil && code == http.StatusOK, fmt.Sprintf("%d %s %v", code, body, err)
+		})
+	}
 	ready := time.Since(started)
 
 	// Every scenario finished an iteration, as Prometheus sees it.
@@ -320,25 +333,48 @@ run:
 		t.Fatal(err)
 	}
 	evalStart := time.Now()
-	t.Run("expressions", func(t *testing.T) {
-		for _, e := range exprs {
-			checkExpression(t, prom, e, cands, end)
+	t.Run("native histograms ingested", func(t *testing.T) {
+		// The native server has the native form and not the classic buckets;
+		// the classic one the other way round.
+		for _, c := range []struct {
+			p          *promServer
+			q          string
+			wantSeries bool
+		}{
+			{prom, `pbenchd_action_latency_seconds_bucket`, true},
+			{promNative, `pbenchd_action_latency_seconds_bucket`, false},
+			{promNative, `histogram_quantile(0.5, pbenchd_action_latency_seconds)`, true},
+		} {
+			v, err := c.p.vector(c.q, end)
+			if err != nil || v.hasData() != c.wantSeries {
+				t.Errorf("%s on %s: data %v, want %v (%v)", c.q, c.p.base, v.hasData(), c.wantSeries, err)
+			}
 		}
 	})
-	t.Run("recorded series", func(t *testing.T) {
-		for _, r := range readRules(t) {
-			if r.Record == "" || emptyRecords[r.Record] != "" {
-				continue
+	for _, srv := range []struct {
+		name string
+		p    *promServer
+	}{{"classic histograms", prom}, {"native histograms", promNative}} {
+		t.Run("expressions with "+srv.name, func(t *testing.T) {
+			for _, e := range exprs {
+				checkExpression(t, srv.p, e, cands, end)
 			}
-			q := fmt.Sprintf(`%s{job="pbenchd",instance=%q}`, r.Record, addr)
-			v, err := prom.vector(q, time.Now())
-			if err != nil {
-				t.Errorf("%s: %v", q, err)
-			} else if !v.hasData() {
-				t.Errorf("recording rule %s recorded nothing: %s is empty", r.Record, q)
+		})
+		t.Run("recorded series with "+srv.name, func(t *testing.T) {
+			for _, r := range readRules(t) {
+				if r.Record == "" || emptyRecords[r.Record] != "" {
+					continue
+				}
+				q := fmt.Sprintf(`%s{job="pbenchd",instance=%q}`, r.Record, addr)
+				v, err := srv.p.vector(q, time.Now())
+				if err != nil {
+					t.Errorf("%s: %v", q, err)
+				} else if !v.hasData() {
+					t.Errorf("recording rule %s recorded nothing: %s is empty", r.Record, q)
+				}
 			}
-		}
-	})
+		})
+	}
 	evaluated := time.Since(evalStart)
 
 	text := scrapeText(t, addr)
@@ -525,7 +561,7 @@ type promServer struct {
 
 // startPrometheus starts Prometheus scraping pbenchd at target every
 // second and evaluating (a test copy of) the shipped rules every second.
-func startPrometheus(t *testing.T, bin, dir, target string) *promServer {
+func startPrometheus(t *testing.T, bin, dir, target string, flags ...string) *promServer {
 	t.Helper()
 	shipped, err := os.ReadFile(rulesFile)
 	if err != nil {
@@ -556,8 +592,8 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rules, target))
-	p := startProcess(t, "prometheus", bin, "--config.file="+cfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"), "--web.listen-address="+listen)
+	p := startProcess(t, "prometheus", bin, append([]string{"--config.file=" + cfg,
+		"--storage.tsdb.path=" + filepath.Join(dir, "tsdb"), "--web.listen-address=" + listen}, flags...)...)
 	return &promServer{proc: p, base: "http://" + listen}
 }
 
@@ -625,6 +661,10 @@ type sample struct {
 	Metric map[string]string `json:"metric"`
 	Value  []any             `json:"value"`  // [time, "value"]
 	Values [][]any           `json:"values"` // of a matrix
+	// Histogram and Histograms hold native histogram samples (a heatmap
+	// of a native histogram), which Prometheus returns apart from floats.
+	Histogram  []any   `json:"histogram"`
+	Histograms [][]any `json:"histograms"`
 }
 
 // value is the value of a vector sample (NaN if unreadable).
@@ -649,7 +689,7 @@ type result []sample
 // number: a panel whose every point is NaN shows nothing either.
 func (r result) hasData() bool {
 	for _, s := range r {
-		if s.Value != nil && !math.IsNaN(s.value()) {
+		if s.Value != nil && !math.IsNaN(s.value()) || len(s.Histogram) > 0 || len(s.Histograms) > 0 {
 			return true
 		}
 		for _, pt := range s.Values {
@@ -855,6 +895,7 @@ func checkExpression(t *testing.T, prom *promServer, e Expr, c candidates, end t
 	}
 	withRaw := Expr{Raw: raw}
 	var tried []string
+	feeding := feedingSets(t, prom, e, c, end)
 	for _, vars := range c.varSets(raw) {
 		q, err := withRaw.With(vars)
 		if err != nil {
@@ -872,12 +913,24 @@ func checkExpression(t *testing.T, prom *promServer, e Expr, c candidates, end t
 			t.Errorf("%s: Prometheus cannot evaluate it: %v\n\t%s", e.Source, err, q)
 			return
 		}
+		key := vars["scenario"] + "/" + vars["action"]
 		if e.Kind == Alert || res.hasData() {
-			return
+			delete(feeding, key)
+			if len(feeding) == 0 {
+				return
+			}
+			continue
+		}
+		if feeding[key] {
+			t.Errorf("%s: no data for scenario=%q action=%q, which has every series it reads\n\t%s", e.Source, vars["scenario"], vars["action"], q)
+			delete(feeding, key)
 		}
 		if sc, ok := vars["scenario"]; ok {
 			tried = append(tried, fmt.Sprintf("scenario=%q action=%q", sc, vars["action"]))
 		}
+	}
+	if len(tried) < len(c.varSets(raw)) {
+		return // some set had data
 	}
 	if len(tried) > 0 {
 		t.Errorf("%s: no data in this run for any of %s\n\t%s", e.Source, strings.Join(tried, ", "), raw)
@@ -969,4 +1022,75 @@ func checkExported(t *testing.T, text []byte, exprs []Expr) {
 	if len(names) == 0 {
 		t.Error(errors.New("the scrape has no pbenchd_ metric"))
 	}
+}
+
+// feedingSets returns the scenario/action keys (as varSets makes them) of
+// the candidates that have every pbenchd series a panel reads, by the
+// selectors' names and fixed matchers (a histogram by its native or classic
+// form, whichever this server has): a panel must show data for each of
+// them, not only for one.
+func feedingSets(t *testing.T, prom *promServer, e Expr, c candidates, end time.Time) map[string]bool {
+	out := map[string]bool{}
+	if e.Kind != Panel {
+		return out
+	}
+	sels, err := selectors(e.Query)
+	if err != nil {
+		return out
+	}
+	names := varNames(e.Raw)
+	by := ""
+	switch {
+	case slices.Contains(names, "action"):
+		by = "scenario, action"
+	case slices.Contains(names, "scenario"):
+		by = "scenario"
+	default:
+		return out
+	}
+	var have map[string]bool
+	for _, s := range sels {
+		if !strings.HasPrefix(s.Name, "pbenchd_") {
+			continue
+		}
+		var ms []string
+		for _, m := range s.Matchers {
+			if m.Name == "scenario" || m.Name == "action" || m.Name == "job" || m.Name == "instance" || strings.Contains(m.Value, "$") {
+				continue
+			}
+			ms = append(ms, fmt.Sprintf("%s%s%q", m.Name, m.Op, m.Value))
+		}
+		ms = append(ms, fmt.Sprintf("instance=%q", c.base["instance"]))
+		base := strings.TrimSuffix(s.Name, "_bucket")
+		q := fmt.Sprintf(`group by (%s) (last_over_time({__name__=~%q,%s}[%ds]))`, by, base+"|"+base+"_bucket", strings.Join(ms, ","), int(e2eWindow.Seconds()))
+		if !histograms[base] {
+			q = fmt.Sprintf(`group by (%s) (last_over_time(%s{%s}[%ds]))`, by, s.Name, strings.Join(ms, ","), int(e2eWindow.Seconds()))
+		}
+		v, err := prom.vector(q, end)
+		if err != nil {
+			t.Errorf("%s: which scenarios feed it: %v", e.Source, err)
+			return map[string]bool{}
+		}
+		got := map[string]bool{}
+		for _, smp := range v {
+			k := smp.Metric["scenario"] + "/"
+			if by != "scenario" {
+				k += smp.Metric["action"]
+			}
+			got[k] = true
+		}
+		if have == nil {
+			have = got
+		} else {
+			for k := range have {
+				if !got[k] {
+					delete(have, k)
+				}
+			}
+		}
+	}
+	for k := range have {
+		out[k] = true
+	}
+	return out
 }
