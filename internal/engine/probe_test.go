@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
@@ -24,11 +25,11 @@ import (
 //
 // Why within 10 %: with periodic arrivals below C nothing queues, so every
 // rate below C holds (p99 ≈ s ≪ 100 ms). Above C by a fraction ε the queue
-// grows by ε·C calls a second, so a call at the end of a 3 s step waits
-// about 3ε seconds; the 100 ms p99 bound breaks once 3ε > 0.1, i.e. above
-// 1.033·C. The search stops with held and broke within 5 % of each other,
-// so the capacity found lies in [C/1.05, 1.033·C], inside C ± 10 %. A
-// step that breaks is run once more before it counts (confirm: 1), so a
+// grows by ε·C calls a second, so a call at the end of a 2 s step waits
+// about 2ε seconds; the 100 ms p99 bound breaks once 2ε > 0.1, i.e. above
+// 1.05·C. The search stops with held and broke within 5 % of each other,
+// so the capacity found lies in [C/1.05, 1.05·C], inside C ± 10 %. A
+// step that breaks is run twice more before it counts (confirm: 2), so a
 // transient of this shared machine does not end the growth early.
 //
 // A tighter SLO (poisson arrivals, p99 within 30 ms, so a call may wait at
@@ -58,12 +59,14 @@ func TestProbeCapacityPostgres(t *testing.T) {
 	}
 	c := closedQPS()
 
-	errRatio := 0.01
+	// A rate breaks only when three runs in a row break (see
+	// TestProbeCapacityNull).
+	errRatio, confirm := 0.01, 2
 	probeOf := func(arrivals string, p99 time.Duration) Probe {
 		t.Helper()
 		sc := &config.Scenario{Name: "probe_" + arrivals, Target: "pg", Phases: []config.Phase{{Probe: &config.ProbePhase{
 			Arrivals: arrivals, Start: pace.PerSecond(25), Ceiling: pace.PerSecond(1000), Precision: 0.05,
-			Step: config.Dur(3 * time.Second), Warmup: config.Dur(time.Second), Seed: 7,
+			Step: config.Dur(2 * time.Second), Warmup: config.Dur(500 * time.Millisecond), Seed: 7, Confirm: &confirm,
 			SLO:    &config.Guarantee{P99: config.Dur(p99), ErrorRatio: &errRatio},
 			Action: config.Action{Name: "sleep", Kind: "sql", Kinds: sql},
 		}}}}
@@ -101,5 +104,61 @@ func TestProbeCapacityPostgres(t *testing.T) {
 	tight := probeOf("poisson", 30*time.Millisecond)
 	if !(tight.Capacity < loose.Capacity) {
 		t.Errorf("a tighter SLO gave capacity %.1f/s, not below the looser one's %.1f/s", tight.Capacity, loose.Capacity)
+	}
+}
+
+// TestProbeCapacityNull probes the null action with a service time of
+// 20 ms and at most 8 calls inside it at once: its capacity is 8 ÷ the
+// service time, about 400/s. The service time a sleep really takes is a
+// little longer than asked (timer slack, scheduling), so the reference is
+// concurrency ÷ the mean service time measured by a closed loop of 8
+// workers over the same runner, before and after the probe.
+//
+// Why within 5 %: periodic arrivals below the capacity C never queue, so
+// they hold (p99 ≈ 20 ms, within 60 ms). Above C by ε the backlog grows by
+// ε·C calls a second, so t seconds into a 2 s step a call waits ε·t; the
+// 60 ms bound breaks once 2ε exceeds 0.06 less the 20 ms of service, i.e.
+// above 1.02·C. With a precision of 3 % the search ends in
+// [C/1.03, 1.02·C], inside C ± 5 %.
+func TestProbeCapacityNull(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry())
+	e := New(&config.Config{Run: config.Run{SetupTimeout: config.Dur(time.Minute), TeardownTimeout: config.Dur(time.Minute)}}, m, quiet)
+	null := map[string]any{"sleep": "20ms", "concurrency": 8}
+	kind, _ := action.Kinds.Lookup("noop")
+	ref, err := kind.Build(context.Background(), null, action.Env{Scenario: "ref", Action: "a", Slots: 8, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	closedQPS := func() float64 {
+		start := time.Now()
+		rec := m.NewRecorder("ref", "a", start, 500*time.Millisecond)
+		closedLoop(context.Background(), start, 3*time.Second, time.Second, 8, ref, rec)
+		return rec.Result(start.Add(3 * time.Second)).QPS
+	}
+	c := closedQPS()
+	// A rate breaks only when three runs in a row break: this machine may
+	// be shared, and a stall of a few hundred milliseconds breaks a 2 s
+	// step whatever its rate.
+	errRatio, confirm := 0.01, 2
+	sc := &config.Scenario{Name: "probe_null", Phases: []config.Phase{{Probe: &config.ProbePhase{
+		Arrivals: "periodic", Start: pace.PerSecond(50), Ceiling: pace.PerSecond(5000), Precision: 0.03,
+		Step: config.Dur(2 * time.Second), Warmup: config.Dur(500 * time.Millisecond), Seed: 3, Confirm: &confirm,
+		SLO:    &config.Guarantee{P99: config.Dur(60 * time.Millisecond), ErrorRatio: &errRatio},
+		Action: config.Action{Name: "null", Kind: "noop", Kinds: map[string]any{"noop": null}},
+	}}}}
+	it := e.Iterate(context.Background(), sc, Stage{})
+	if it.Err != nil || len(it.Probes) != 1 {
+		t.Fatalf("result %s (%v), %d probes", it.Result, it.Err, len(it.Probes))
+	}
+	p := it.Probes[0]
+	c2 := closedQPS()
+	lo, hi := min(c, c2), max(c, c2)
+	t.Logf("capacity %.1f/s (%s) in %d steps; closed loop %.1f–%.1f/s; nominal 400/s", p.Capacity, p.Reason, len(p.Steps), lo, hi)
+	if p.Reason != probe.Converged || p.Capacity < lo/1.05 || p.Capacity > 1.05*hi {
+		for _, st := range p.Steps {
+			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, st.Result.P99, st.Result.ErrorRatio)
+		}
+		t.Errorf("capacity %.1f/s (%s) is not within 5%% of concurrency ÷ service time, %.1f–%.1f/s", p.Capacity, p.Reason, lo, hi)
 	}
 }
