@@ -42,7 +42,7 @@ type Recorder struct {
 	lazy                       lazyObservers // created at their first observation
 	callsOK, callsErr, dropped prometheus.Counter
 	inflight                   prometheus.Gauge
-	slo                        *sloEvents // nil: no objective to count against
+	slo                        *SLOEvents // nil: no objective to count against
 
 	start     time.Time // phase start: x = 0 of the slope fit
 	measureAt time.Time // end of warm-up
@@ -73,7 +73,7 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 		callsErr:  m.Calls.WithLabelValues(scenario, action, "error"),
 		dropped:   m.Dropped.WithLabelValues(scenario, action),
 		inflight:  m.Inflight.WithLabelValues(scenario, action),
-		slo:       m.SLO.events(scenario, action),
+		slo:       m.SLO.Events(scenario, action),
 		start:     start,
 		measureAt: start.Add(warmup),
 		hdr:       NewHDR(),
@@ -114,7 +114,7 @@ func (r *Recorder) Record(o Outcome) {
 	if o.Intended.Before(r.measureAt) {
 		return
 	}
-	r.slo.record(latency, o.ErrClass == "")
+	r.slo.Record(latency, o.ErrClass == "")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retries += int64(len(o.Retries))
@@ -140,7 +140,7 @@ func (r *Recorder) Drop(intended time.Time) {
 	if intended.Before(r.measureAt) {
 		return
 	}
-	r.slo.drop()
+	r.slo.Drop()
 	r.mu.Lock()
 	r.drops++
 	r.mu.Unlock()

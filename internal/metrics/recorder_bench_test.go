@@ -14,9 +14,16 @@ import (
 //
 //	go test -run '^$' -bench Record -benchmem ./internal/metrics/
 
-func benchRecorder(b *testing.B, warmup time.Duration) (*Recorder, time.Time) {
+func benchRecorder(b *testing.B, warmup time.Duration, slo ...bool) (*Recorder, time.Time) {
 	b.Helper()
 	m := New(prometheus.NewRegistry())
+	if len(slo) > 0 && slo[0] {
+		m.SLO.Configure("bench", map[string][]Objective{"select": {
+			{Stat: "p95", Limit: time.Millisecond, Budget: 0.05},
+			{Stat: "p99", Limit: 2 * time.Millisecond, Budget: 0.01},
+			{Stat: "error_ratio", Budget: 0.001},
+		}})
+	}
 	start := time.Now()
 	return m.NewRecorder("bench", "select", start, warmup), start
 }
@@ -43,14 +50,16 @@ func BenchmarkRecord(b *testing.B) {
 		open     bool
 		errClass string
 		warmup   time.Duration
+		slo      bool
 	}{
 		{name: "closed"},
 		{name: "open", open: true},                  // + the schedule-lag histogram
 		{name: "error", errClass: "sqlstate_42P01"}, // + Errors.WithLabelValues on the path
 		{name: "warmup", warmup: time.Hour},         // Prometheus only: the exact part is skipped
+		{name: "slo", slo: true},                    // + good/bad counters of p95, p99 and error_ratio objectives
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			r, start := benchRecorder(b, c.warmup)
+			r, start := benchRecorder(b, c.warmup, c.slo)
 			outs := outcomes(start, c.open, c.errClass)
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -97,17 +97,18 @@ func (s *SLOMetrics) forgetLocked(scenario string, counters bool) {
 	}
 }
 
-// events returns the counters of an action's objectives, created now if
-// they do not exist yet (so they exist from the first phase that can feed
-// them), or nil when the action has none.
-func (s *SLOMetrics) events(scenario, action string) *sloEvents {
+// Events returns the counters of an action's objectives for one phase,
+// created now if they do not exist yet (so they exist from the first phase
+// that can feed them), or nil when the action has none. A measurement core
+// that does not go through Recorder counts through it.
+func (s *SLOMetrics) Events(scenario, action string) *SLOEvents {
 	s.mu.Lock()
 	objs := s.objs[[2]string{scenario, action}]
 	s.mu.Unlock()
 	if len(objs) == 0 {
 		return nil
 	}
-	e := &sloEvents{counters: make([]sloCounter, len(objs))}
+	e := &SLOEvents{counters: make([]sloCounter, len(objs))}
 	for i, o := range objs {
 		e.counters[i] = sloCounter{
 			limit:   o.Limit,
@@ -119,9 +120,9 @@ func (s *SLOMetrics) events(scenario, action string) *sloEvents {
 	return e
 }
 
-// sloEvents counts one action's events during one phase. A nil
-// *sloEvents counts nothing.
-type sloEvents struct {
+// SLOEvents counts one action's events during one phase, from any
+// goroutine. A nil *SLOEvents counts nothing.
+type SLOEvents struct {
 	counters []sloCounter
 }
 
@@ -131,9 +132,9 @@ type sloCounter struct {
 	good, bad prometheus.Counter
 }
 
-// record counts a finished call: ok tells whether it succeeded, latency
-// is its response time from its intended start.
-func (e *sloEvents) record(latency time.Duration, ok bool) {
+// Record counts a finished call after the warm-up: ok tells whether it
+// succeeded, latency is its response time from its intended start.
+func (e *SLOEvents) Record(latency time.Duration, ok bool) {
 	if e == nil {
 		return
 	}
@@ -147,8 +148,9 @@ func (e *sloEvents) record(latency time.Duration, ok bool) {
 	}
 }
 
-// drop counts an arrival that was never run: bad against every objective.
-func (e *sloEvents) drop() {
+// Drop counts an arrival after the warm-up that was never run: bad
+// against every objective.
+func (e *SLOEvents) Drop() {
 	if e == nil {
 		return
 	}
