@@ -68,9 +68,6 @@ func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) 
 	if _, e := buildArgs([]ArgSpec{*s.Marker}, path+".marker"); e != nil {
 		errs = append(errs, e...)
 	}
-	if s.Spread.D < 0 {
-		errs = append(errs, fmt.Errorf("%s.spread: %s is negative: want a duration such as the refresh period, or 0", path, s.Spread))
-	}
 	if s.Interval.D <= 0 {
 		s.Interval = config.Dur(5 * time.Millisecond)
 	}
