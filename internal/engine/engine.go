@@ -403,10 +403,10 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 // as a new breach; it is counted, and timestamped, as an error.
 func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	m := e.m
-	e.exportProbes(sc.Name, it.Probes)
 	judged := it.Result == Pass || it.Result == Fail
 	if judged {
 		e.exportResults(sc, it)
+		e.exportProbes(sc.Name, it.Probes)
 	}
 	// The iteration's timestamp last: a scrape that sees the new timestamp
 	// sees the new results too.

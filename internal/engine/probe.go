@@ -195,19 +195,17 @@ func probesErr(ps []Probe) error {
 	return nil
 }
 
-// exportProbes publishes each probe's capacity and curve; a
-// generator-limited probe publishes neither (its iteration is an error).
+// exportProbes publishes each probe's capacity and curve, for judged
+// iterations only (a generator-limited probe makes its iteration an
+// error, so what it found is never published as a capacity).
 func (e *Engine) exportProbes(scenario string, ps []Probe) {
 	pm := e.m.Probe
 	for _, p := range ps {
-		if p.Reason == probe.Generator {
-			continue
-		}
 		pm.Curve.DeletePartialMatch(prometheus.Labels{"scenario": scenario, "action": p.Action})
 		pm.Capacity.WithLabelValues(scenario, p.Action).Set(p.Capacity)
 		pm.DropMax.WithLabelValues(scenario, p.Action).Set(p.MaxDrop)
 		for i, st := range p.Steps {
-			step := strconv.Itoa(i)
+			step := fmt.Sprintf("%02d", i) // sorts as text in a table
 			r := st.Result
 			values := []float64{st.Rate, r.QPS, r.P50.Seconds(), r.P99.Seconds(), r.ErrorRatio}
 			for j, stat := range metrics.ProbeStats {
