@@ -38,18 +38,22 @@ var catalogShrink = map[string]any{
 	"vars.read_replica.customers":               200,
 	"vars.read_replica.trades":                  2000,
 	// Probes: a coarse search below a low ceiling, over small tables.
-	"vars.capacity_point_select.precision": 0.5,
-	"vars.capacity_point_select.ceiling":   "4000/s",
-	"vars.capacity_point_select.rows":      1000,
-	"vars.capacity_update.precision":       0.5,
-	"vars.capacity_update.ceiling":         "2000/s",
-	"vars.capacity_update.rows":            1000,
+	"vars.capacity_point_select.precision":       0.5,
+	"vars.capacity_point_select.ceiling":         "4000/s",
+	"vars.capacity_point_select.rows":            1000,
+	"vars.capacity_update.precision":             0.5,
+	"vars.capacity_update.ceiling":               "2000/s",
+	"vars.capacity_update.rows":                  1000,
+	"vars.capacity_tpch_update.precision":        0.5,
+	"vars.capacity_tpch_update.ceiling":          "1000/s",
+	"vars.capacity_tpch_update_pg_ivm.precision": 0.5,
+	"vars.capacity_tpch_update_pg_ivm.ceiling":   "1000/s",
 }
 
 // ivmScenarios share one small TPC-H data set, loaded once.
 var ivmScenarios = []string{"ivm_tpch_none", "ivm_tpch_q01_refresh", "ivm_tpch_q09_refresh",
 	"ivm_tpch_q01_pg_ivm", "ivm_tpch_q09_pg_ivm", "ivm_tpch_lineitem_pg_ivm", "ivm_tpch_more_pg_ivm",
-	"ivm_tpch_q01_native", "ivm_tpch_q09_native"}
+	"ivm_tpch_q01_native", "ivm_tpch_q09_native", "capacity_tpch_update", "capacity_tpch_update_pg_ivm"}
 
 func init() {
 	for _, n := range ivmScenarios {
