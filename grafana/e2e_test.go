@@ -327,7 +327,19 @@ run:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Evaluate at the last successful scrape that both servers have: on a
+	// loaded machine a scrape may time out, and its staleness marker would
+	// empty every instant query after it.
 	end := time.Now()
+	for _, p := range []*promServer{prom, promNative} {
+		v, err := p.vector(fmt.Sprintf(`max_over_time((timestamp(up{job="pbenchd",instance=%q} == 1))[30s:1s])`, addr), end)
+		if err != nil || !v.hasData() {
+			t.Fatalf("no successful scrape of pbenchd by %s: %v %v", p.base, v, err)
+		}
+		if ts := time.UnixMilli(int64(v[0].value() * 1000)); ts.Before(end) {
+			end = ts
+		}
+	}
 	cands, err := prom.candidates(addr, end)
 	if err != nil {
 		t.Fatal(err)
