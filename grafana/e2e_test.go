@@ -241,20 +241,25 @@ run:
 	})
 	cycled := time.Since(started)
 
-	// The alerts e2e_open must raise.
+	// The alerts e2e_open must raise, on both servers: each evaluates the
+	// rules on its own clock, and the recorded series checked below need
+	// the same streaks on the native one.
 	waitFor(t, e2eBudget-time.Since(started), "the alerts of e2e_open", func() (bool, string) {
 		d.mustRun(t)
-		alerts, err := prom.alerts()
-		if err != nil {
-			return false, err.Error()
-		}
-		var missing []string
-		for _, w := range wantAlerts {
-			if findAlert(alerts, w) == nil {
-				missing = append(missing, fmt.Sprintf("%v %v", w.labels, w.states))
+		var missing, active []string
+		for _, p := range []*promServer{prom, promNative} {
+			alerts, err := p.alerts()
+			if err != nil {
+				return false, err.Error()
 			}
+			for _, w := range wantAlerts {
+				if findAlert(alerts, w) == nil {
+					missing = append(missing, fmt.Sprintf("%v %v on %s", w.labels, w.states, p.base))
+				}
+			}
+			active = append(active, p.base+": "+describeAlerts(alerts))
 		}
-		return len(missing) == 0, fmt.Sprintf("missing %s; active: %s", strings.Join(missing, ", "), describeAlerts(alerts))
+		return len(missing) == 0, fmt.Sprintf("missing %s; active: %s", strings.Join(missing, ", "), strings.Join(active, "; "))
 	})
 	fired := time.Since(started)
 
