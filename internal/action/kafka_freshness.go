@@ -131,13 +131,15 @@ func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner
 		m = metrics.New(prometheus.NewRegistry())
 	}
 	r.lag = m.FreshnessLag.WithLabelValues(env.Scenario, view)
-	if r.cl, err = kt.Producer(kgo.RecordDeliveryTimeout(max(r.timeout, minDeliveryTimeout))); err != nil {
+	if r.p, err = newBoundedProducer(kt, env.Log, func() (*kgo.Client, error) {
+		return kt.Producer(kgo.RecordDeliveryTimeout(max(r.timeout, minDeliveryTimeout)))
+	}); err != nil {
 		return nil, err
 	}
 	// The pool's connections are made outside the measurement (a poll
 	// that finds none free waits, and that wait is part of the lag).
 	if r.pool, err = pg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
-		r.cl.Close()
+		r.p.close()
 		return nil, fmt.Errorf("sql_target %s: %w", s.SQLTarget, err)
 	}
 	return r, nil
@@ -146,7 +148,7 @@ func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner
 type kafkaFreshnessRunner struct {
 	k          *target.Kafka
 	pg         *target.Postgres
-	cl         *kgo.Client
+	p          *boundedProducer
 	pool       *pgxpool.Pool
 	topic      string
 	query      string
@@ -167,7 +169,10 @@ func (r *kafkaFreshnessRunner) Call(ctx context.Context) Result {
 	args := []any{marker, sent.UnixNano()}
 	rec.Key = r.key.render(nil, args)
 	rec.Value = r.value.render(nil, args)
-	err := r.k.Explain(r.cl.ProduceSync(ctx, rec).FirstErr())
+	// The marker's produce gets what is left of the call's timeout,
+	// bounded whatever the client does (see boundedProducer).
+	left := time.Until(sent.Add(r.timeout))
+	err := r.k.Explain(r.p.produce(ctx, left, rec))
 	r.k.Observe(err)
 	if err != nil {
 		return Result{Start: sent, Err: fmt.Errorf("produce marker: %w", err)}
@@ -204,6 +209,6 @@ func (r *kafkaFreshnessRunner) seen(ctx context.Context, marker string) (bool, e
 }
 
 func (r *kafkaFreshnessRunner) Close() {
-	r.cl.Close()
+	r.p.close()
 	r.pool.Close()
 }

@@ -65,7 +65,8 @@ type KafkaProduceSpec struct {
 	Records int `koanf:"records"`
 	// Timeout bounds each call; default 10s. A record not acknowledged
 	// by then fails the call (class connect when no broker could be
-	// reached, else timeout).
+	// reached, else timeout), and the call returns then even if the
+	// client would wait longer (its client is then replaced).
 	Timeout config.Duration `koanf:"timeout"`
 }
 
@@ -125,19 +126,21 @@ func (k kafkaProduceKind) Build(ctx context.Context, raw any, env Env) (Runner, 
 	if timeout <= 0 {
 		timeout = defaultKafkaTimeout
 	}
-	cl, err := kt.Producer(kgo.RecordDeliveryTimeout(max(timeout, minDeliveryTimeout)))
+	bp, err := newBoundedProducer(kt, env.Log, func() (*kgo.Client, error) {
+		return kt.Producer(kgo.RecordDeliveryTimeout(max(timeout, minDeliveryTimeout)))
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &kafkaProduceRunner{
-		k: kt, cl: cl, topic: s.Topic, records: s.Records, timeout: timeout,
+		k: kt, p: bp, topic: s.Topic, records: s.Records, timeout: timeout,
 		b: b, st: newStamper(), rngs: newRandPool(),
 	}, nil
 }
 
 type kafkaProduceRunner struct {
 	k       *target.Kafka
-	cl      *kgo.Client
+	p       *boundedProducer
 	topic   string
 	records int
 	timeout time.Duration
@@ -147,11 +150,6 @@ type kafkaProduceRunner struct {
 }
 
 func (r *kafkaProduceRunner) Call(ctx context.Context) Result {
-	// The client fails records at the delivery timeout with the last
-	// error it met (a refused connection, say); the call's own deadline
-	// is a backstop a little later.
-	ctx, cancel := context.WithTimeout(ctx, r.timeout+time.Second)
-	defer cancel()
 	rng := r.rngs.Get().(*mrand.Rand)
 	recs := make([]*kgo.Record, r.records)
 	for i := range recs {
@@ -162,12 +160,15 @@ func (r *kafkaProduceRunner) Call(ctx context.Context) Result {
 	for _, rec := range recs {
 		r.st.stamp(rec, sent)
 	}
-	err := r.k.Explain(r.cl.ProduceSync(ctx, recs...).FirstErr())
+	// The wait is bounded by the timeout whatever the client does (see
+	// boundedProducer); the client may fail records earlier, at its
+	// delivery timeout, with the last error it met.
+	err := r.k.Explain(r.p.produce(ctx, r.timeout, recs...))
 	r.k.Observe(err)
 	return Result{Start: sent, Err: err}
 }
 
-func (r *kafkaProduceRunner) Close() { r.cl.Close() }
+func (r *kafkaProduceRunner) Close() { r.p.close() }
 
 // stamper numbers the records of one producer and marks them with
 // pbenchd's headers.
