@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/engine"
 )
 
 const (
@@ -179,5 +183,24 @@ func TestEnvFile(t *testing.T) {
 		if !seen[name] {
 			t.Errorf("%s: no example of %s", envFile, name)
 		}
+	}
+}
+
+// TestTimeoutStopFitsTheStopBudget: after SIGTERM pbenchd exits within
+// engine.StopGrace plus run.teardown_timeout; systemd must wait at least
+// that long (plus 10s for closing connections and the HTTP server) before
+// it SIGKILLs, or teardown would be cut short with the defaults.
+func TestTimeoutStopFitsTheStopBudget(t *testing.T) {
+	m := regexp.MustCompile(`(?m)^TimeoutStopSec=(\S+)$`).FindStringSubmatch(readUnit(t))
+	if m == nil {
+		t.Fatalf("%s sets no TimeoutStopSec", unitFile)
+	}
+	got, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatalf("TimeoutStopSec=%s: %v", m[1], err)
+	}
+	need := engine.StopGrace + config.DefaultTeardownTimeout + 10*time.Second
+	if got < need {
+		t.Errorf("TimeoutStopSec=%s, want at least %s (5s for calls, %s teardown, 10s to close)", got, need, config.DefaultTeardownTimeout)
 	}
 }

@@ -177,8 +177,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runLoad(cfg, log, *loadScenario, *shardText, stderr)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	stop := newStopper(log)
+	defer stop.finished()
+	ctx := stop.ctx
 	// SIGHUP is caught from here on, so a reload sent while the daemon
 	// starts is not fatal; it is acted on once the daemon runs.
 	hup := make(chan os.Signal, 1)
@@ -189,6 +190,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if cmd == "once" {
 		eng := engine.New(cfg, m, log)
+		stop.use(eng.StopDeadline, eng.Activity().String)
 		failed := false
 		its := engine.Once(ctx, eng, func(it *engine.Iteration) {
 			engine.Summary(stdout, it)
@@ -218,6 +220,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	d := engine.NewDaemon(cfg, load, m, log)
+	stop.use(d.StopDeadline, d.Activity().String)
 	if cfg.Results.File != "" {
 		rl, err := engine.OpenResultsLog(cfg.Results.File)
 		if err != nil {

@@ -116,8 +116,16 @@ type Run struct {
 	// default) or "once" (setup on the first iteration after start, teardown
 	// when the daemon stops).
 	Setup string `koanf:"setup"`
-	// TeardownTimeout bounds teardown, also after a stop signal; default 30s.
+	// TeardownTimeout bounds one scenario's whole teardown; default 30s.
+	// After a stop signal it bounds everything teardown still does, the
+	// teardowns of `setup: once` scenarios included: the process exits at
+	// most 5s (calls in flight returning) plus this after the signal, which
+	// the shipped unit's TimeoutStopSec=90s leaves room for.
 	TeardownTimeout Duration `koanf:"teardown_timeout"`
+	// TeardownStepTimeout bounds each teardown step on its own, so that a
+	// slow step leaves time for the next ones; default 10s. A step never
+	// runs past TeardownTimeout.
+	TeardownStepTimeout Duration `koanf:"teardown_step_timeout"`
 	// SetupTimeout bounds the whole setup of a scenario; default 10m.
 	SetupTimeout Duration `koanf:"setup_timeout"`
 	// Duration, when set, replaces the duration of every load phase.

@@ -20,10 +20,12 @@ const (
 	DefaultListenAddress   = ":9731"
 	DefaultPause           = 5 * time.Second
 	DefaultTeardownTimeout = 30 * time.Second
-	DefaultSetupTimeout    = 10 * time.Minute
-	DefaultConnectTimeout  = 5 * time.Second
-	DefaultDrain           = 10 * time.Second
-	maxInflightCeiling     = 10000
+	// DefaultTeardownStepTimeout is each teardown step's own deadline.
+	DefaultTeardownStepTimeout = 10 * time.Second
+	DefaultSetupTimeout        = 10 * time.Minute
+	DefaultConnectTimeout      = 5 * time.Second
+	DefaultDrain               = 10 * time.Second
+	maxInflightCeiling         = 10000
 )
 
 // regressionStats are the stats a regression threshold may name.
@@ -47,6 +49,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Run.TeardownTimeout.IsZero() {
 		c.Run.TeardownTimeout = Dur(DefaultTeardownTimeout)
+	}
+	if c.Run.TeardownStepTimeout.IsZero() {
+		c.Run.TeardownStepTimeout = Dur(DefaultTeardownStepTimeout)
 	}
 	if c.Run.SetupTimeout.IsZero() {
 		c.Run.SetupTimeout = Dur(DefaultSetupTimeout)

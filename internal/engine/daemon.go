@@ -23,6 +23,9 @@ type Daemon struct {
 	m    *metrics.Metrics
 	log  *slog.Logger
 
+	act    *Activity
+	stopAt atomic.Pointer[time.Time]
+
 	mu    sync.RWMutex
 	eng   *Engine
 	ready atomic.Bool
@@ -35,11 +38,26 @@ type Daemon struct {
 // NewDaemon makes a daemon from a loaded configuration; load reads the
 // configuration again on reload.
 func NewDaemon(cfg *config.Config, load func() (*config.Config, error), m *metrics.Metrics, log *slog.Logger) *Daemon {
-	d := &Daemon{load: load, m: m, log: log, eng: New(cfg, m, log), last: map[string]*Iteration{}}
+	d := &Daemon{load: load, m: m, log: log, act: &Activity{}, last: map[string]*Iteration{}}
+	d.eng = d.newEngine(cfg)
 	m.ReloadOK.Set(1)
 	m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	return d
 }
+
+func (d *Daemon) newEngine(cfg *config.Config) *Engine {
+	e := New(cfg, d.m, d.log)
+	e.activity = d.act
+	return e
+}
+
+// Activity says what the daemon is busy with (a teardown step, a phase's
+// calls), for the answer to a second stop signal.
+func (d *Daemon) Activity() *Activity { return d.act }
+
+// StopDeadline is when a stop that came at t must be over (see
+// Engine.StopDeadline), with the current configuration.
+func (d *Daemon) StopDeadline(t time.Time) time.Time { return d.Engine().StopDeadline(t) }
 
 // Engine returns the engine of the current configuration.
 func (d *Daemon) Engine() *Engine {
@@ -63,7 +81,7 @@ func (d *Daemon) Reload() error {
 	}
 	d.mu.Lock()
 	old := d.eng.Config()
-	d.eng = New(cfg, d.m, d.log)
+	d.eng = d.newEngine(cfg)
 	for _, sc := range old.Selected() {
 		if !slices.ContainsFunc(cfg.Selected(), func(n *config.Scenario) bool { return n.Name == sc.Name }) {
 			d.m.ForgetScenario(sc.Name)
@@ -82,15 +100,10 @@ func (d *Daemon) Reload() error {
 // a stop: failures of targets are results, not errors of the daemon.
 func (d *Daemon) Run(ctx context.Context) error {
 	go d.probe(ctx)
+	defer context.AfterFunc(ctx, func() { now := time.Now(); d.stopAt.Store(&now) })()
 	setUp := map[string]*config.Scenario{}
 	var setUpEng = map[string]*Engine{}
-	defer func() {
-		for name, sc := range setUp {
-			if err := setUpEng[name].Teardown(sc); err != nil {
-				d.log.Warn("teardown failed", "scenario", name, "err", err)
-			}
-		}
-	}()
+	defer func() { d.teardownOnce(setUp, setUpEng) }()
 	for pass := 1; ctx.Err() == nil; pass++ {
 		eng := d.Engine()
 		cfg := eng.Config()
@@ -138,6 +151,33 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// teardownOnce tears down, side by side, the scenarios that `setup: once`
+// left set up, all within one teardown budget: by the stop's deadline
+// after a stop signal, else run.teardown_timeout from now.
+func (d *Daemon) teardownOnce(setUp map[string]*config.Scenario, engs map[string]*Engine) {
+	if len(setUp) == 0 {
+		return
+	}
+	var by time.Time
+	if t := d.stopAt.Load(); t != nil {
+		by = d.StopDeadline(*t)
+	} else {
+		by = time.Now().Add(d.Engine().Config().Run.TeardownTimeout.D)
+	}
+	var wg sync.WaitGroup
+	for name, sc := range setUp {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := engs[name].Teardown(sc, by); err != nil {
+				d.m.TeardownFailures.WithLabelValues(name).Inc()
+				d.log.Warn("teardown failed", "scenario", name, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func (d *Daemon) logIteration(it *Iteration) {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,8 +31,24 @@ const (
 	Error = "error"
 )
 
+// StopDeadline is when a stop that came at t must be over: calls in flight
+// get StopGrace to return, teardown run.teardown_timeout after that.
+func (e *Engine) StopDeadline(t time.Time) time.Time {
+	return t.Add(StopGrace + e.teardownTimeout())
+}
+
+// teardownTimeout is run.teardown_timeout, or its default in a config
+// made without defaults.
+func (e *Engine) teardownTimeout() time.Duration {
+	if d := e.cfg.Run.TeardownTimeout.D; d > 0 {
+		return d
+	}
+	return config.DefaultTeardownTimeout
+}
+
 // Engine runs scenarios of one configuration.
 type Engine struct {
+	activity *Activity
 	progress ProgressFactory
 	shard    loader.Shard
 	cfg      *config.Config
@@ -51,7 +68,8 @@ func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
 		}
 	}
 	return &Engine{
-		cfg: cfg, m: m, log: log,
+		activity: &Activity{},
+		cfg:      cfg, m: m, log: log,
 		targets: target.NewSet(cfg.Targets, func(name string) prometheus.Gauge {
 			return m.TargetUp.WithLabelValues(name)
 		}),
@@ -109,6 +127,16 @@ type Stage struct {
 // under its own deadline.
 func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *Iteration {
 	it := &Iteration{Scenario: sc.Name, Vars: sc.Vars, Start: time.Now(), Reported: map[string]bool{}}
+	// When the stop came, so that teardown after it keeps to the stop's
+	// budget.
+	var stopAt atomic.Pointer[time.Time]
+	defer context.AfterFunc(ctx, func() { now := time.Now(); stopAt.Store(&now) })()
+	stopped := func() time.Time {
+		if t := stopAt.Load(); t != nil {
+			return *t
+		}
+		return time.Now()
+	}
 	log := e.log.With("scenario", sc.Name)
 	var err error
 	if st.Setup {
@@ -128,7 +156,11 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 		}
 	}
 	if st.Teardown {
-		if terr := e.Teardown(sc); terr != nil {
+		var by time.Time
+		if ctx.Err() != nil {
+			by = e.StopDeadline(stopped())
+		}
+		if terr := e.Teardown(sc, by); terr != nil {
 			it.TeardownErr = terr
 			e.m.TeardownFailures.WithLabelValues(sc.Name).Inc()
 			log.Warn("teardown failed", "err", terr)
@@ -151,7 +183,9 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 func (e *Engine) setup(ctx context.Context, sc *config.Scenario, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.Run.SetupTimeout.D)
 	defer cancel()
+	defer e.activity.set(sc.Name, "")
 	for i, st := range sc.Setup {
+		e.activity.set(sc.Name, fmt.Sprintf("setup of scenario %s, setup[%d]", sc.Name, i))
 		if err := e.step(ctx, sc, st); err != nil {
 			if st.IgnoreErrors {
 				log.Warn("setup step failed (ignored)", "step", i, "err", err)
@@ -163,19 +197,49 @@ func (e *Engine) setup(ctx context.Context, sc *config.Scenario, log *slog.Logge
 	return nil
 }
 
-// Teardown runs the scenario's teardown steps under the teardown deadline,
-// even when the caller's context is done. Every step runs; the errors are
-// joined.
-func (e *Engine) Teardown(sc *config.Scenario) error {
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Run.TeardownTimeout.D)
-	defer cancel()
+// StopGrace is how long calls in flight get to return after a stop
+// signal; teardown runs after them. A stop takes at most StopGrace plus
+// run.teardown_timeout (see StopDeadline).
+const StopGrace = 5 * time.Second
+
+// Teardown runs the scenario's teardown steps, even when the caller's
+// context is done, each under its own deadline (run.teardown_step_timeout)
+// and all within run.teardown_timeout and by the deadline given (zero: no
+// more than that). Every step runs while time is left; a step that finds
+// none is not started and is reported. The errors are joined.
+func (e *Engine) Teardown(sc *config.Scenario, by time.Time) error {
+	total := time.Now().Add(e.teardownTimeout())
+	if by.IsZero() || by.After(total) {
+		by = total
+	}
+	step := e.cfg.Run.TeardownStepTimeout.D
+	if step <= 0 {
+		step = config.DefaultTeardownStepTimeout
+	}
+	run := func(what string, f func(ctx context.Context) error) error {
+		left := time.Until(by)
+		if left <= 0 {
+			return fmt.Errorf("%s: not run: the teardown's %s were spent", what, e.teardownTimeout())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), min(left, step))
+		defer cancel()
+		e.activity.set(sc.Name, fmt.Sprintf("teardown of scenario %s, %s (deadline in %s)", sc.Name, what, min(left, step).Round(time.Second)))
+		defer e.activity.set(sc.Name, "")
+		return f(ctx)
+	}
 	var errs []error
 	for i, st := range sc.Teardown {
-		if err := e.step(ctx, sc, st); err != nil && !st.IgnoreErrors {
-			errs = append(errs, fmt.Errorf("teardown[%d]: %w", i, err))
+		what := fmt.Sprintf("teardown[%d]", i)
+		if err := run(what, func(ctx context.Context) error { return e.step(ctx, sc, st) }); err != nil && !st.IgnoreErrors {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	errs = append(errs, e.dropCreatedTopics(ctx, sc))
+	for _, t := range e.topics.take(sc.Name) {
+		// Newest first would matter only to dependent topics; each gets its
+		// own deadline.
+		what := fmt.Sprintf("delete topic %s", t.topic)
+		errs = append(errs, run(what, func(ctx context.Context) error { return e.dropTopic(ctx, t) }))
+	}
 	return errors.Join(errs...)
 }
 
@@ -332,6 +396,8 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	defer active.Set(0)
 	start := time.Now()
 	log.Info("phase started", "phase", name, "duration", d, "warmup", warmup, "actions", len(ps))
+	e.activity.set(sc.Name, fmt.Sprintf("phase %s of scenario %s: its calls in flight", name, sc.Name))
+	defer e.activity.set(sc.Name, "")
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)

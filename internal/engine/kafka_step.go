@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/pbenchd/pbenchd/internal/config"
@@ -28,11 +28,14 @@ func (c *createdTopics) add(scenario string, t createdTopic) {
 	c.m[scenario] = append(c.m[scenario], t)
 }
 
-// take returns and forgets the topics created for the scenario.
+// take returns and forgets the topics created for the scenario, newest
+// first (teardown deletes them in that order, after its steps, which may
+// drop what reads them).
 func (c *createdTopics) take(scenario string) []createdTopic {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.m[scenario]
+	out := slices.Clone(c.m[scenario])
+	slices.Reverse(out)
 	delete(c.m, scenario)
 	return out
 }
@@ -59,20 +62,14 @@ func (e *Engine) topicStep(ctx context.Context, sc *config.Scenario, target stri
 	return nil
 }
 
-// dropCreatedTopics deletes the topics the scenario's setup created, newest
-// first, after the teardown steps ran (they may drop what reads them).
-func (e *Engine) dropCreatedTopics(ctx context.Context, sc *config.Scenario) error {
-	ts := e.topics.take(sc.Name)
-	var errs []error
-	for i := len(ts) - 1; i >= 0; i-- {
-		t := ts[i]
-		k, err := e.targets.Kafka(t.target, e.log)
-		if err == nil {
-			err = k.DeleteTopic(ctx, t.topic)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("target %s: %w", t.target, err))
-		}
+// dropTopic deletes a topic the scenario's setup created.
+func (e *Engine) dropTopic(ctx context.Context, t createdTopic) error {
+	k, err := e.targets.Kafka(t.target, e.log)
+	if err == nil {
+		err = k.DeleteTopic(ctx, t.topic)
 	}
-	return errors.Join(errs...)
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.target, err)
+	}
+	return nil
 }

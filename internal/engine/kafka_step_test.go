@@ -100,13 +100,13 @@ func TestTopicSetupTeardown(t *testing.T) {
 			t.Errorf("%s: %d ok, %d failed; want about 50 ok and none failed", r.Action, r.OK, r.Failed)
 		}
 	}
-	if err := e.Teardown(sc); err != nil {
+	if err := e.Teardown(sc, time.Time{}); err != nil {
 		t.Fatalf("teardown: %v", err)
 	}
 	if got, want := topicsOf(t, addrs), map[string]int{"existing": 3}; !maps.Equal(got, want) {
 		t.Errorf("topics after teardown = %v, want %v (only what setup created is deleted)", got, want)
 	}
-	if err := e.Teardown(sc); err != nil {
+	if err := e.Teardown(sc, time.Time{}); err != nil {
 		t.Errorf("a second teardown: %v; want nothing left to do", err)
 	}
 }
