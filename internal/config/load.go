@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/posflag"
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
@@ -85,7 +83,11 @@ func Load(o Options) (*Config, error) {
 	var inline []any
 	for _, f := range o.Files {
 		fk := koanf.New(".")
-		if err := fk.Load(file.Provider(f), yamlParser{}); err != nil {
+		b, err := ReadFileLimited(f, MaxConfigFileSize, "config file")
+		if err == nil {
+			err = fk.Load(bytesProvider(b), yamlParser{})
+		}
+		if err != nil {
 			// The file name leads the line already.
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
@@ -195,8 +197,12 @@ func Load(o Options) (*Config, error) {
 			}
 			sort.Strings(matches)
 			for _, m := range matches {
-				b, err := os.ReadFile(m)
+				b, err := ReadFileLimited(m, MaxScenarioFileSize, "scenario file")
 				if err != nil {
+					var pe *fs.PathError
+					if !errors.As(err, &pe) {
+						err = fmt.Errorf("%s: %w", m, err)
+					}
 					errs = append(errs, fmt.Errorf("scenario_files: %w", err))
 					continue
 				}
