@@ -237,11 +237,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	addr, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.Web.ConfigFile, server.Handler(reg, d, metrics.Version, cfg.Web.EnableLifecycle), log)
+	srv, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.WebSnapshot(), server.Handler(reg, d, metrics.Version, cfg.Web.EnableLifecycle), log)
 	if err != nil {
 		log.Error("cannot serve HTTP", "address", cfg.Web.ListenAddress, "err", err)
 		return exitRuntime
 	}
+	addr := srv.Addr
+	// The web config is part of the config: a reload that validates
+	// replaces it, one that does not leaves the running one in force.
+	d.OnReload = func(c *config.Config) { srv.Use(c.WebSnapshot()) }
 	log.Info("pbenchd started", "version", metrics.Version, "listen", addr.String(), "scenarios", len(cfg.Selected()))
 	_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
 	go watchdog(ctx)

@@ -243,8 +243,10 @@ func Load(o Options) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(append(errs, scErrs...)...)
 	}
-	if err := cfg.Validate(o.Kinds); err != nil || len(scErrs) > 0 {
-		return nil, errors.Join(append(scErrs, err)...)
+	err = cfg.Validate(o.Kinds)
+	webErrs := cfg.validateWeb()
+	if err != nil || len(scErrs) > 0 || len(webErrs) > 0 {
+		return nil, errors.Join(append(append(scErrs, err), webErrs...)...)
 	}
 	return cfg, nil
 }

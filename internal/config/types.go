@@ -148,6 +148,8 @@ type Web struct {
 	// EnableLifecycle allows POST /-/reload (as Prometheus's
 	// --web.enable-lifecycle does); SIGHUP always reloads.
 	EnableLifecycle bool `koanf:"enable_lifecycle"`
+
+	snapshot []byte // ConfigFile as it validated (see WebSnapshot)
 }
 
 // Results configures where iteration results are kept.

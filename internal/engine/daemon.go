@@ -31,6 +31,10 @@ type Daemon struct {
 	ready atomic.Bool
 	last  map[string]*Iteration
 
+	// OnReload, if set, is called with every configuration a reload made
+	// current.
+	OnReload func(*config.Config)
+
 	// OnIteration, if set, is called after every iteration.
 	OnIteration func(*Iteration)
 }
@@ -89,6 +93,9 @@ func (d *Daemon) Reload() error {
 		}
 	}
 	d.mu.Unlock()
+	if d.OnReload != nil {
+		d.OnReload(cfg)
+	}
 	d.m.ReloadOK.Set(1)
 	d.m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	d.log.Info("config reloaded", "scenarios", len(cfg.Selected()))

@@ -103,7 +103,21 @@ func fmtDur(d time.Duration) string {
 	return d.Round(time.Microsecond).String()
 }
 
-// Describe writes what a scenario would do, for `pbenchd check`.
+// maxDescribed is how many actions of a phase Describe lists; check
+// prints a summary, never a whole scenario file.
+const maxDescribed = 20
+
+// summaryLine is a description on one line, at most 240 characters.
+func summaryLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 240 {
+		return string(r[:239]) + "…"
+	}
+	return s
+}
+
+// Describe writes what a scenario would do, for `pbenchd check`: a
+// summary, whatever the size of the scenario.
 func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 	tgt := "target " + sc.Target
 	if sc.Target == "" {
@@ -111,7 +125,7 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 	}
 	fmt.Fprintf(w, "scenario %s (%s, from %s)\n", sc.Name, tgt, sc.Source)
 	if sc.Description != "" {
-		fmt.Fprintf(w, "  %s\n", strings.TrimSpace(sc.Description))
+		fmt.Fprintf(w, "  %s\n", summaryLine(sc.Description))
 	}
 	if n := len(sc.Setup); n > 0 {
 		fmt.Fprintf(w, "  setup: %d step(s), teardown: %d step(s)\n", n, len(sc.Teardown))
@@ -145,7 +159,11 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 			fmt.Fprintf(w, " (warm-up %s)", warmup)
 		}
 		fmt.Fprintln(w)
-		for _, a := range ph.Load.Actions {
+		for j, a := range ph.Load.Actions {
+			if j == maxDescribed {
+				fmt.Fprintf(w, "    … and %d more actions\n", len(ph.Load.Actions)-j)
+				break
+			}
 			fmt.Fprintf(w, "    %-24s %-5s %s", a.Name, a.Kind, loopText(cfg, sc, &a))
 			if !a.Reported() {
 				fmt.Fprint(w, "  (not reported)")

@@ -8,9 +8,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -84,12 +87,34 @@ func Handler(reg *prometheus.Registry, b Backend, version string, lifecycle bool
 	return mux
 }
 
+// Server is the running HTTP server.
+type Server struct {
+	// Addr is the address it listens on.
+	Addr net.Addr
+	log  *slog.Logger
+	// file is the private copy of the web config that exporter-toolkit
+	// reads on every request and TLS handshake; only Use replaces it, so
+	// the user's file broken or removed meanwhile changes nothing.
+	file string
+}
+
 // Serve listens on addr (so the caller knows the port is bound when it
-// returns) and serves h until ctx is done. webConfig is an exporter-toolkit
-// web config file ("" for plain HTTP). Errors after the listen are logged.
-func Serve(ctx context.Context, addr, webConfig string, h http.Handler, log *slog.Logger) (net.Addr, error) {
-	if webConfig != "" {
-		if err := web.Validate(webConfig); err != nil {
+// returns) and serves h until ctx is done. webConfig is a validated web
+// config snapshot (config.WebSnapshot; nil for plain HTTP). Errors after
+// the listen, the toolkit's and net/http's, go to log.
+func Serve(ctx context.Context, addr string, webConfig []byte, h http.Handler, log *slog.Logger) (*Server, error) {
+	s := &Server{log: log}
+	if webConfig != nil {
+		dir, err := os.MkdirTemp("", "pbenchd-web-")
+		if err != nil {
+			return nil, fmt.Errorf("a private copy of the web config: %w", err)
+		}
+		context.AfterFunc(ctx, func() { os.RemoveAll(dir) })
+		s.file = filepath.Join(dir, "web.yml")
+		if err := s.write(webConfig); err != nil {
+			return nil, err
+		}
+		if err := web.Validate(s.file); err != nil {
 			return nil, err
 		}
 	}
@@ -97,8 +122,10 @@ func Serve(ctx context.Context, addr, webConfig string, h http.Handler, log *slo
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebConfigFile: &webConfig, WebSystemdSocket: new(bool)}
+	s.Addr = l.Addr()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	flags := &web.FlagConfig{WebListenAddresses: &[]string{addr}, WebConfigFile: &s.file, WebSystemdSocket: new(bool)}
 	go func() {
 		if err := web.Serve(l, srv, flags, log); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP server stopped", "err", err)
@@ -110,5 +137,34 @@ func Serve(ctx context.Context, addr, webConfig string, h http.Handler, log *slo
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	return l.Addr(), nil
+	return s, nil
+}
+
+// Use makes a newly validated web config snapshot the one served, from
+// the next request on. Turning TLS and auth on or off needs a restart:
+// then it says so and keeps the running one.
+func (s *Server) Use(webConfig []byte) {
+	switch {
+	case s.file == "" && webConfig == nil:
+		return
+	case s.file == "" || webConfig == nil:
+		s.log.Warn("web.config_file was added or removed: that takes effect at the next start; serving as before")
+		return
+	}
+	if err := s.write(webConfig); err != nil {
+		s.log.Error("cannot replace the web config; the previous one stays in force", "err", err)
+	}
+}
+
+// write replaces the private copy in one rename, so that a request never
+// reads half of it.
+func (s *Server) write(b []byte) error {
+	tmp := s.file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("a private copy of the web config: %w", err)
+	}
+	if err := os.Rename(tmp, s.file); err != nil {
+		return fmt.Errorf("a private copy of the web config: %w", err)
+	}
+	return nil
 }
