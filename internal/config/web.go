@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/exporter-toolkit/web"
-	"golang.org/x/crypto/bcrypt"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // The keys of an exporter-toolkit web config file.
@@ -141,4 +141,3 @@ func LoadWebConfig(path string) ([]byte, error) {
 	}
 	return snap, nil
 }
-
