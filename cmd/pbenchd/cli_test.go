@@ -322,7 +322,7 @@ func TestOnce(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit code %d, want 1", code)
 		}
-		checkLines(t, "stdout", stdout.String(), []string{"scenario e2e_once_pass: ERROR (", "  error: setup[0]: target pg: "}, false)
+		checkLines(t, "stdout", stdout.String(), []string{"scenario e2e_once_pass: ERROR (", "  error: target down: pg: "}, false)
 		if !strings.Contains(stdout.String(), "connection refused") {
 			t.Errorf("the summary does not say the connection was refused:\n%s", stdout.String())
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/logfold"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/server"
 	"github.com/pbenchd/pbenchd/internal/target"
@@ -228,6 +229,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitRuntime
 		}
 		defer rl.Close()
+		if rl.Torn > 0 {
+			log.Warn("removed a torn last line from the results file (the process was killed while writing it)",
+				"file", cfg.Results.File, "bytes", rl.Torn)
+		}
 		d.OnIteration = func(it *engine.Iteration) {
 			if it.Stopped {
 				return
@@ -306,10 +311,12 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Level))
 	o := &slog.HandlerOptions{Level: lvl}
+	// Identical repeated warnings and errors are folded into one line
+	// with a count (see logfold).
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, o))
+		return slog.New(logfold.New(slog.NewJSONHandler(w, o)))
 	}
-	return slog.New(slog.NewTextHandler(w, o))
+	return slog.New(logfold.New(slog.NewTextHandler(w, o)))
 }
 
 func indent(s string) string {

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -25,6 +27,11 @@ type Daemon struct {
 
 	act    *Activity
 	stopAt atomic.Pointer[time.Time]
+	health *target.Health
+	// backoff of scenarios whose target was down, by scenario.
+	boMu    sync.Mutex
+	backoff map[string]*backoff
+	wake    chan struct{} // a target came back up
 
 	mu    sync.RWMutex
 	eng   *Engine
@@ -42,7 +49,9 @@ type Daemon struct {
 // NewDaemon makes a daemon from a loaded configuration; load reads the
 // configuration again on reload.
 func NewDaemon(cfg *config.Config, load func() (*config.Config, error), m *metrics.Metrics, log *slog.Logger) *Daemon {
-	d := &Daemon{load: load, m: m, log: log, act: &Activity{}, last: map[string]*Iteration{}}
+	d := &Daemon{load: load, m: m, log: log, act: &Activity{}, last: map[string]*Iteration{},
+		health: target.NewHealth(log), backoff: map[string]*backoff{}, wake: make(chan struct{}, 1)}
+	d.health.OnUp = d.targetUp
 	d.eng = d.newEngine(cfg)
 	m.ReloadOK.Set(1)
 	m.ReloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
@@ -52,6 +61,7 @@ func NewDaemon(cfg *config.Config, load func() (*config.Config, error), m *metri
 func (d *Daemon) newEngine(cfg *config.Config) *Engine {
 	e := New(cfg, d.m, d.log)
 	e.activity = d.act
+	e.SetHealth(d.health)
 	return e
 }
 
@@ -106,6 +116,7 @@ func (d *Daemon) Reload() error {
 // over), then tears down what "once" setup left in place. It returns nil on
 // a stop: failures of targets are results, not errors of the daemon.
 func (d *Daemon) Run(ctx context.Context) error {
+	d.Engine().CleanStaging(ctx)
 	go d.probe(ctx)
 	defer context.AfterFunc(ctx, func() { now := time.Now(); d.stopAt.Store(&now) })()
 	setUp := map[string]*config.Scenario{}
@@ -120,6 +131,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			sleep(ctx, cfg.Run.Pause.D+time.Second)
 			continue
 		}
+		skipped := 0
 		for i := 0; i < len(selected) && ctx.Err() == nil; i++ {
 			eng = d.Engine()
 			cfg = eng.Config()
@@ -128,6 +140,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 				continue
 			}
 			d.m.CycleExpected.Set(d.expectedCycle(cfg).Seconds())
+			if d.backingOff(sc.Name) {
+				skipped++
+				continue
+			}
 			st := Stage{Setup: true, Teardown: true}
 			if cfg.Run.Setup == "once" {
 				_, done := setUp[sc.Name]
@@ -138,6 +154,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if cfg.Run.Setup == "once" && st.Setup && it.SetupDone {
 				setUp[sc.Name], setUpEng[sc.Name] = sc, eng
 			}
+			d.noteBackoff(it)
 			d.logIteration(it)
 			d.mu.Lock()
 			// A reload during the iteration may have removed the scenario:
@@ -151,7 +168,17 @@ func (d *Daemon) Run(ctx context.Context) error {
 			if d.OnIteration != nil {
 				d.OnIteration(it)
 			}
+			// Give the memory of a phase (its calls, their goroutines)
+			// back to the system, so that RSS returns to its baseline
+			// between scenarios.
+			debug.FreeOSMemory()
 			sleep(ctx, cfg.Run.Pause.D)
+		}
+		if skipped == len(selected) {
+			// Every scenario waits for its target: not a pass.
+			d.waitBackoff(ctx)
+			pass--
+			continue
 		}
 		if n := cfg.Run.Iterations; n > 0 && pass >= n {
 			return nil
@@ -198,6 +225,9 @@ func (d *Daemon) logIteration(it *Iteration) {
 	case it.Stopped:
 		d.log.Info("iteration stopped", "scenario", it.Scenario)
 		return
+	case errors.Is(it.Err, ErrTargetDown):
+		// Said once by the "target down" line; the scenario backs off.
+		d.log.Debug("iteration not run: a target is down", append(attrs, "err", it.Err)...)
 	case it.Err != nil && it.Result == Error:
 		d.log.Error("iteration failed", append(attrs, "err", it.Err)...)
 	case it.Result == Fail:
@@ -221,39 +251,118 @@ func (d *Daemon) expectedCycle(cfg *config.Config) time.Duration {
 
 func round2(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 
-// probe checks every target the selected scenarios use, so that
-// pbenchd_target_up says the truth between scenarios too.
+// probe checks every target the selected scenarios use every
+// ProbeInterval, so that pbenchd_target_up says the truth between
+// scenarios too, and a target that is down every second, so that it is
+// seen up (and its scenarios stop backing off) soon after it returns.
 func (d *Daemon) probe(ctx context.Context) {
-	t := time.NewTicker(ProbeInterval)
+	t := time.NewTicker(downProbeInterval)
 	defer t.Stop()
+	var last time.Time
 	for {
 		eng := d.Engine()
-		for name, tc := range eng.Config().Targets {
+		all := time.Since(last) >= ProbeInterval
+		if all {
+			last = time.Now()
+		}
+		var wg sync.WaitGroup
+		for name := range eng.Config().Targets {
 			if !eng.Config().Uses(name) {
 				continue
 			}
-			var err error
-			switch tc.Kind {
-			case "postgres":
-				var pg *target.Postgres
-				if pg, err = eng.Targets().Postgres(name); err == nil {
-					err = pg.Ping(ctx)
-				}
-			case "kafka":
-				var k *target.Kafka
-				if k, err = eng.Targets().Kafka(name, d.log); err == nil {
-					err = k.Ping(ctx)
-				}
+			if up, known := d.health.Up(name); !all && (up || !known) {
+				continue
 			}
-			if err != nil && ctx.Err() == nil {
-				d.log.Debug("target probe failed", "target", name, "err", err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := eng.pingTarget(ctx, name); err != nil && ctx.Err() == nil {
+					d.log.Debug("target probe failed", "target", name, "err", err)
+				}
+			}()
 		}
+		wg.Wait()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// backoff is the state of a scenario whose target was down.
+type backoff struct {
+	fails int
+	until time.Time
+}
+
+// noteBackoff starts or lengthens the scenario's backoff after an
+// iteration that found a target down, and ends it after any other.
+func (d *Daemon) noteBackoff(it *Iteration) {
+	d.boMu.Lock()
+	defer d.boMu.Unlock()
+	if !errors.Is(it.Err, ErrTargetDown) {
+		delete(d.backoff, it.Scenario)
+		return
+	}
+	b := d.backoff[it.Scenario]
+	if b == nil {
+		b = &backoff{}
+		d.backoff[it.Scenario] = b
+	}
+	b.fails++
+	wait := BackoffMax
+	if b.fails <= 16 {
+		wait = min(BackoffMin<<(b.fails-1), BackoffMax)
+	}
+	b.until = time.Now().Add(wait)
+	d.log.Debug("scenario backs off: a target is down", "scenario", it.Scenario, "retry_in", wait.String())
+}
+
+// backingOff reports whether the scenario waits for its target.
+func (d *Daemon) backingOff(scenario string) bool {
+	d.boMu.Lock()
+	defer d.boMu.Unlock()
+	b := d.backoff[scenario]
+	return b != nil && time.Now().Before(b.until)
+}
+
+// targetUp ends the backoff of every scenario that uses the target.
+func (d *Daemon) targetUp(name string) {
+	cfg := d.Engine().Config()
+	d.boMu.Lock()
+	for scen := range d.backoff {
+		if sc := cfg.Scenario(scen); sc == nil || slices.Contains(ScenarioTargets(sc), name) {
+			delete(d.backoff, scen)
+		}
+	}
+	d.boMu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitBackoff waits, when every scenario backs off, until the first may
+// run again or a target comes back.
+func (d *Daemon) waitBackoff(ctx context.Context) {
+	d.boMu.Lock()
+	var first time.Time
+	for _, b := range d.backoff {
+		if first.IsZero() || b.until.Before(first) {
+			first = b.until
+		}
+	}
+	d.boMu.Unlock()
+	if first.IsZero() {
+		return
+	}
+	t := time.NewTimer(max(time.Until(first), 0))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-d.wake:
 	}
 }
 
@@ -272,6 +381,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // Once runs every selected scenario one time, setup to teardown, and
 // returns the iterations in order.
 func Once(ctx context.Context, eng *Engine, each func(*Iteration)) []*Iteration {
+	eng.CleanStaging(ctx)
 	var out []*Iteration
 	for _, sc := range eng.Config().Selected() {
 		if ctx.Err() != nil {

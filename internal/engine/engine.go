@@ -49,6 +49,7 @@ func (e *Engine) teardownTimeout() time.Duration {
 // Engine runs scenarios of one configuration.
 type Engine struct {
 	activity *Activity
+	health   *target.Health
 	progress ProgressFactory
 	shard    loader.Shard
 	cfg      *config.Config
@@ -67,13 +68,15 @@ func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
 			m.ViewMismatch.WithLabelValues(sc.Name, c.Name)
 		}
 	}
-	return &Engine{
+	e := &Engine{
 		activity: &Activity{},
 		cfg:      cfg, m: m, log: log,
 		targets: target.NewSet(cfg.Targets, func(name string) prometheus.Gauge {
 			return m.TargetUp.WithLabelValues(name)
 		}),
 	}
+	e.SetHealth(target.NewHealth(log))
+	return e
 }
 
 // Config returns the configuration the engine runs.
@@ -138,6 +141,12 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 		return time.Now()
 	}
 	log := e.log.With("scenario", sc.Name)
+	if err := e.precheck(ctx, sc); err != nil && ctx.Err() == nil {
+		it.End = time.Now()
+		it.Result, it.Err = Error, err
+		e.export(sc, it)
+		return it
+	}
 	var err error
 	if st.Setup {
 		err = e.setup(ctx, sc, log)

@@ -51,6 +51,27 @@ type Kafka struct {
 	// dialErr is the error of the last connection attempt of a client
 	// of this Kafka value, nil once one succeeded (see Explain).
 	dialErr atomic.Pointer[error]
+	// state is the last state told to health (-1: none yet).
+	state  atomic.Int32
+	health *Health
+}
+
+// setUp records the target's state in its gauge and, on a change, its
+// health.
+func (k *Kafka) setUp(up bool, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // pbenchd stopped the call: says nothing of the target
+	}
+	v := int32(0)
+	if up {
+		v = 1
+	}
+	if k.up != nil {
+		k.up.Set(float64(v))
+	}
+	if k.state.Swap(v) != v {
+		k.health.Report(k.Name, up, err)
+	}
 }
 
 // NewKafka resolves a kafka target's settings into client options. With no
@@ -60,6 +81,7 @@ type Kafka struct {
 // not nil, is told when an embedded cluster starts.
 func NewKafka(name string, t config.Target, up prometheus.Gauge, log *slog.Logger) (*Kafka, error) {
 	k := &Kafka{Name: name, Brokers: slices.Clone(t.Brokers), up: up}
+	k.state.Store(-1)
 	k.timeout = t.ConnectTimeout.D
 	if k.timeout <= 0 {
 		k.timeout = config.DefaultConnectTimeout
@@ -113,6 +135,26 @@ func NewKafka(name string, t config.Target, up prometheus.Gauge, log *slog.Logge
 	return k, nil
 }
 
+// CloseGrace bounds how long closing a Kafka client may hold up its
+// caller. A client whose brokers died with requests in flight can take
+// long to close; past this it is left to finish closing in the background.
+const CloseGrace = 2 * time.Second
+
+// CloseClient closes a client, waiting at most CloseGrace for it.
+func CloseClient(cl *kgo.Client) {
+	done := make(chan struct{})
+	go func() {
+		cl.Close()
+		close(done)
+	}()
+	t := time.NewTimer(CloseGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // Describe returns the seed brokers for logs (never credentials).
 func (k *Kafka) Describe() string {
 	s := "brokers=" + strings.Join(k.Brokers, ",")
@@ -149,14 +191,10 @@ func (k *Kafka) Ping(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer CloseClient(cl)
 	err = cl.Ping(ctx)
-	if k.up != nil {
-		if err != nil {
-			k.up.Set(0)
-		} else {
-			k.up.Set(1)
-		}
+	if err == nil || IsDown(err) {
+		k.setUp(err == nil, err)
 	}
 	return err
 }
@@ -166,14 +204,11 @@ func (k *Kafka) Ping(ctx context.Context) error {
 // broker answered with says it is up. Clients of the target also report
 // every connection attempt (see upHook).
 func (k *Kafka) Observe(err error) {
-	if k.up == nil {
-		return
-	}
 	switch {
 	case err == nil:
-		k.up.Set(1)
+		k.setUp(true, nil)
 	case IsConnectionError(err):
-		k.up.Set(0)
+		k.setUp(false, err)
 	}
 }
 
@@ -190,14 +225,7 @@ func (h upHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Con
 	} else {
 		h.k.dialErr.Store(nil)
 	}
-	if h.k.up == nil {
-		return
-	}
-	if err != nil {
-		h.k.up.Set(0)
-		return
-	}
-	h.k.up.Set(1)
+	h.k.setUp(err == nil, err)
 }
 
 // Explain adds the cause to a call that timed out while no broker could
@@ -239,7 +267,11 @@ func (s *Set) Kafka(name string, log *slog.Logger) (*Kafka, error) {
 	if s.upGauge != nil {
 		up = s.upGauge(name)
 	}
-	return NewKafka(name, t, up, log)
+	k, err := NewKafka(name, t, up, log)
+	if k != nil {
+		k.health = s.health
+	}
+	return k, err
 }
 
 // EnsureTopic makes sure the topic exists with the settings the spec
@@ -267,7 +299,7 @@ func (k *Kafka) ensureTopic(ctx context.Context, spec config.Topic) (created boo
 	if err != nil {
 		return false, err
 	}
-	defer cl.Close()
+	defer CloseClient(cl)
 	adm := kadm.NewClient(cl)
 	exists, err := k.checkTopic(ctx, adm, spec)
 	if err != nil || exists {
@@ -350,7 +382,7 @@ func (k *Kafka) DeleteTopic(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer CloseClient(cl)
 	resp, err := kadm.NewClient(cl).DeleteTopic(ctx, name)
 	k.Observe(err)
 	switch {
@@ -371,7 +403,7 @@ func (k *Kafka) EndOffsets(ctx context.Context, topic string) (map[int32]int64, 
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
+	defer CloseClient(cl)
 	listed, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = listed.Error()
@@ -395,7 +427,7 @@ func (k *Kafka) StartGroupAt(ctx context.Context, group, topic string, offsets m
 	if err != nil {
 		return false, err
 	}
-	defer cl.Close()
+	defer CloseClient(cl)
 	adm := kadm.NewClient(cl)
 	have, err := adm.FetchOffsets(ctx, group)
 	if err == nil {

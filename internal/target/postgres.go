@@ -32,7 +32,8 @@ type Postgres struct {
 	up      prometheus.Gauge
 	// state is the value last written to up (-1: none yet), so that the
 	// hot path writes the shared gauge only when the state changes.
-	state atomic.Int32
+	state  atomic.Int32
+	health *Health
 }
 
 // NewPostgres resolves a target's connection settings. An empty DSN uses
@@ -120,25 +121,50 @@ func (p *Postgres) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	c, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
-	if err != nil {
-		p.Observe(err)
-		return err
+	if err == nil {
+		defer c.Close(context.Background())
+		err = c.Ping(ctx)
 	}
-	defer c.Close(context.Background())
-	err = c.Ping(ctx)
-	p.Observe(err)
+	p.observePing(err)
 	return err
+}
+
+// observePing is Observe for a ping: there a time-out also means down
+// (a server that accepts and never answers).
+func (p *Postgres) observePing(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if err != nil && IsDown(err) && !IsConnectionError(err) {
+		if p.state.Swap(0) != 0 {
+			if p.up != nil {
+				p.up.Set(0)
+			}
+			p.health.Report(p.Name, false, err)
+		}
+		return
+	}
+	p.Observe(err)
+}
+
+// IsDown reports whether a failed ping or pre-check says the target is
+// down: no connection could be made, it broke, or the target did not
+// answer in time.
+func IsDown(err error) bool {
+	return err != nil && (IsConnectionError(err) || Classify(err) == "timeout")
 }
 
 // Observe updates the up gauge from the outcome of a call: success means
 // up; a failure to connect or a lost connection means down; any other
 // error (a failed statement) says the server answered, so up.
 func (p *Postgres) Observe(err error) {
-	if p.up == nil {
+	if p.up == nil && p.health == nil {
 		return
 	}
 	var v int32
 	switch {
+	case errors.Is(err, context.Canceled):
+		return // pbenchd stopped the call: says nothing of the target
 	case err == nil:
 		v = 1
 	case IsConnectionError(err):
@@ -147,7 +173,10 @@ func (p *Postgres) Observe(err error) {
 		return
 	}
 	if p.state.Swap(v) != v {
-		p.up.Set(float64(v))
+		if p.up != nil {
+			p.up.Set(float64(v))
+		}
+		p.health.Report(p.Name, v == 1, err)
 	}
 }
 
@@ -167,6 +196,7 @@ type Set struct {
 	cfg     map[string]config.Target
 	pg      map[string]*Postgres
 	upGauge func(name string) prometheus.Gauge
+	health  *Health
 }
 
 // NewSet makes the targets of cfg available by name; upGauge returns the
@@ -200,6 +230,7 @@ func (s *Set) Postgres(name string) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.health = s.health
 	s.pg[name] = p
 	return p, nil
 }
