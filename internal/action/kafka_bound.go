@@ -14,11 +14,6 @@ import (
 	"github.com/pbenchd/pbenchd/internal/target"
 )
 
-// closeGrace bounds how long closing a Kafka client may hold up its
-// caller. A client whose brokers died with requests in flight can take
-// long to close; past this it is left to close in the background.
-const closeGrace = 2 * time.Second
-
 // boundedProducer produces records and waits for their acknowledgement no
 // longer than a call's timeout, whatever the client does meanwhile.
 // franz-go does not fail idempotent records whose outcome is unknown (a
@@ -139,28 +134,14 @@ var (
 	errClosed      = errors.New("runner closed")
 )
 
-// close closes the current client, waiting at most closeGrace.
+// close closes the current client, waiting at most target.CloseGrace.
 func (p *boundedProducer) close() {
 	p.mu.Lock()
 	cl := p.cl
 	p.cl, p.dead = nil, true
 	p.mu.Unlock()
 	if cl != nil {
-		closeBounded(cl)
+		target.CloseClient(cl)
 	}
 }
 
-// closeBounded closes a client and waits at most closeGrace for it.
-func closeBounded(cl *kgo.Client) {
-	done := make(chan struct{})
-	go func() {
-		cl.Close()
-		close(done)
-	}()
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
-}

@@ -297,7 +297,7 @@ func (r *kafkaConsumeRunner) Close() {
 	if missing > 0 && r.log != nil {
 		r.log.Warn("records never consumed", "missing", missing, "producers", len(r.seen))
 	}
-	closeBounded(r.cl)
+	target.CloseClient(r.cl)
 }
 
 // seqSet is the set of sequence numbers seen from one producer: a bitmap in

@@ -2,11 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -362,5 +366,50 @@ func TestTargetDown(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.Iterations.WithLabelValues("down", "error")); got != 1 {
 		t.Errorf("iterations_total{error} = %v, want 1", got)
+	}
+}
+
+// TestResultsLogRepair: a last line cut short is removed when the log is
+// opened again, whole lines are kept, and new lines follow them.
+func TestResultsLogRepair(t *testing.T) {
+	for _, tc := range []struct {
+		name, before, after string
+		torn                int64
+	}{
+		{"empty", "", "", 0},
+		{"whole lines", "{\"a\":1}\n{\"a\":2}\n", "{\"a\":1}\n{\"a\":2}\n", 0},
+		{"a torn last line", "{\"a\":1}\n{\"a\":2}\n{\"sce", "{\"a\":1}\n{\"a\":2}\n", 5},
+		{"one torn line only", "{\"sce", "", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "results.jsonl")
+			if err := os.WriteFile(path, []byte(tc.before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l, err := OpenResultsLog(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Torn != tc.torn {
+				t.Errorf("Torn = %d, want %d", l.Torn, tc.torn)
+			}
+			if err := l.Append(&Iteration{Scenario: "s", Result: Pass}); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := string(b)
+			if !strings.HasPrefix(got, tc.after) {
+				t.Fatalf("file after repair and one append:\n%q\nwant it to start with\n%q", got, tc.after)
+			}
+			rest := strings.TrimPrefix(got, tc.after)
+			var line map[string]any
+			if err := json.Unmarshal([]byte(rest), &line); err != nil || line["scenario"] != "s" || !strings.HasSuffix(rest, "}\n") {
+				t.Errorf("the appended line %q is not one whole JSON line of scenario s: %v", rest, err)
+			}
+		})
 	}
 }

@@ -2,13 +2,15 @@ package engine
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/jackc/pgx/v5"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/loader"
@@ -195,4 +197,49 @@ func (p *LogProgress) Rows(table string, rows int64) {
 // Step implements loader.Progress.
 func (p *LogProgress) Step(table string, step loader.Step) {
 	p.log.Debug("load step", "table", table, "step", string(step))
+}
+
+// CleanStaging drops, on every target a selected scenario loads into, the
+// staging tables interrupted loads left (see loader.CleanStaging). The
+// daemon and `once` call it when they start; a target that is down is
+// skipped (its staging tables go at a later start, or when the same load
+// runs again).
+func (e *Engine) CleanStaging(ctx context.Context) {
+	var names []string
+	for _, sc := range e.cfg.Selected() {
+		for _, st := range sc.Setup {
+			if st.Load == nil && st.TPCH == nil {
+				continue
+			}
+			n := st.Target
+			if n == "" {
+				n = sc.Target
+			}
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, n := range names {
+		pg, err := e.targets.Postgres(n)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c, err := pg.Connect(cctx, nil)
+		if err != nil {
+			cancel()
+			e.log.Debug("staging tables not checked: the target does not answer", "target", n, "err", err)
+			continue
+		}
+		dropped, err := loader.CleanStaging(cctx, c)
+		_ = c.Close(context.Background())
+		cancel()
+		if len(dropped) > 0 {
+			e.log.Info("removed the staging tables of interrupted loads", "target", n, "tables", strings.Join(dropped, ","))
+		}
+		if err != nil {
+			e.log.Warn("cannot remove the staging tables of interrupted loads", "target", n, "err", err)
+		}
+	}
 }

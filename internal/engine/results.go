@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -113,18 +115,57 @@ func CompareBaseline(cfg *config.Config, this, base Results) []guarantee.Compari
 type ResultsLog struct {
 	mu sync.Mutex
 	f  *os.File
+	// Torn is how many bytes of a last line cut short OpenResultsLog
+	// removed.
+	Torn int64
 }
 
-// OpenResultsLog opens (or creates) the log for appending.
+// OpenResultsLog opens (or creates) the log for appending. A last line
+// cut short (the process killed mid-write, a full disk) is removed first,
+// so that every line of the file is whole; Torn tells how many bytes were.
 func OpenResultsLog(path string) (*ResultsLog, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &ResultsLog{f: f}, nil
+	l := &ResultsLog{f: f}
+	if err := l.repair(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: removing a torn last line: %w", path, err)
+	}
+	return l, nil
 }
 
-// Append writes one iteration with the build that measured it.
+// repair truncates the file after its last newline.
+func (l *ResultsLog) repair() error {
+	st, err := l.f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	size := st.Size()
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		n, err := l.f.ReadAt(buf[:end-start], start)
+		if err != nil && n < int(end-start) {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			keep := start + int64(i) + 1
+			l.Torn = size - keep
+			if l.Torn == 0 {
+				return nil
+			}
+			return l.f.Truncate(keep)
+		}
+		end = start
+	}
+	l.Torn = size
+	return l.f.Truncate(0)
+}
+
+// Append writes one iteration with the build that measured it, in one
+// write; a write that fails part way is undone, so no torn line stays.
 func (l *ResultsLog) Append(it *Iteration) error {
 	line := struct {
 		Build Build `json:"build"`
@@ -136,7 +177,14 @@ func (l *ResultsLog) Append(it *Iteration) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	st, err := l.f.Stat()
+	if err != nil {
+		return err
+	}
 	if _, err := l.f.Write(append(b, '\n')); err != nil {
+		if terr := l.f.Truncate(st.Size()); terr != nil {
+			return errors.Join(err, fmt.Errorf("undoing the torn line: %w", terr))
+		}
 		return err
 	}
 	return l.f.Sync()
