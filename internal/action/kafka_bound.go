@@ -144,4 +144,3 @@ func (p *boundedProducer) close() {
 		target.CloseClient(cl)
 	}
 }
-
