@@ -81,8 +81,6 @@ func (p *boundedProducer) produce(ctx context.Context, timeout time.Duration, re
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errCallTimeout)
-	defer cancel()
 	var (
 		left  atomic.Int64
 		first atomic.Pointer[error]
@@ -97,29 +95,44 @@ func (p *boundedProducer) produce(ctx context.Context, timeout time.Duration, re
 			close(done)
 		}
 	}
-	for _, r := range recs {
-		cl.Produce(ctx, r, promise)
+	// The records' own context outlives the wait by a second, so that
+	// franz-go fails them by its delivery timeout (with the cause it met)
+	// rather than by a context ending at the same instant as the wait;
+	// ending it once the call returns frees what was never sent. Produce
+	// may block while the client's buffer is full: it runs apart, so the
+	// wait stays the call's timeout.
+	rctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
+	defer cancel()
+	go func() {
+		for _, r := range recs {
+			cl.Produce(rctx, r, promise)
+		}
+	}()
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
+	result := func() error {
+		if e := first.Load(); e != nil {
+			return *e
+		}
+		return nil
 	}
 	select {
 	case <-done:
-		if e := first.Load(); e != nil {
-			return *e
-		}
-		return nil
+		return result()
 	case <-ctx.Done():
-	}
-	// The promises may still fire; they only touch this call's counters.
-	select {
-	case <-done: // finished in the same instant
-		if e := first.Load(); e != nil {
-			return *e
+		select {
+		case <-done:
+			return result()
+		default:
 		}
-		return nil
-	default:
-	}
-	if !errors.Is(context.Cause(ctx), errCallTimeout) {
 		// Stopped or cut off by pbenchd: the runner is about to close.
 		return fmt.Errorf("%d of %d records not acknowledged: %w", left.Load(), len(recs), ctx.Err())
+	case <-wait.C:
+	}
+	select {
+	case <-done: // finished in the same instant
+		return result()
+	default:
 	}
 	// kgo.ErrRecordTimeout, as franz-go itself says when it gives up on a
 	// record, so the class is the same (timeout, or connect once Explain
@@ -129,10 +142,7 @@ func (p *boundedProducer) produce(ctx context.Context, timeout time.Duration, re
 	return err
 }
 
-var (
-	errCallTimeout = errors.New("call timeout")
-	errClosed      = errors.New("runner closed")
-)
+var errClosed = errors.New("runner closed")
 
 // close closes the current client, waiting at most target.CloseGrace.
 func (p *boundedProducer) close() {

@@ -75,6 +75,10 @@ func (e *Engine) loadStep(ctx context.Context, sc *config.Scenario, target strin
 			return fmt.Errorf("load: %w", err)
 		}
 	}
+	if len(res.Stale) > 0 {
+		e.log.Warn("tables marked loaded no longer held what the load left; loaded them again",
+			"scenario", sc.Name, "why", strings.Join(res.Stale, "; "))
+	}
 	switch {
 	case res.Skipped:
 		e.log.Info("load skipped: the tables are already loaded with the same data", "scenario", sc.Name)

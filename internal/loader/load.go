@@ -57,8 +57,12 @@ type Options struct {
 // Result describes a finished [Load].
 type Result struct {
 	// Skipped is true when every table was already loaded with the same
-	// fingerprint and nothing was done.
+	// fingerprint, still holds the rows the load left (their count and a
+	// checksum of a sample), and nothing was done.
 	Skipped bool
+	// Stale says why tables marked loaded with the same fingerprint were
+	// loaded again: rows deleted or added, sampled rows changed.
+	Stale []string
 	// Mode is the mode the items were divided in.
 	Mode Mode
 	// Workers is the number of connections that copied.
@@ -172,7 +176,8 @@ func (r *run) whole(ctx context.Context, connect Connector) error {
 	if err := lockTables(ctx, r.ctrl, r.tables, ""); err != nil {
 		return err
 	}
-	current, err := prepare(ctx, r.ctrl, r.tables, r.opts.Replace)
+	current, stale, err := prepare(ctx, r.ctrl, r.tables, r.opts.Replace)
+	r.res.Stale = stale
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,8 @@ func shardName(name string, i, n int) string {
 // shard is done. See Load.
 func (r *run) sharded(ctx context.Context, connect Connector) error {
 	s := r.opts.Shard
-	current, _, err := inspect(ctx, r.ctrl, r.tables, r.opts.Replace)
+	current, _, stale, err := inspect(ctx, r.ctrl, r.tables, r.opts.Replace)
+	r.res.Stale = stale
 	if err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func (r *run) sharded(ctx context.Context, connect Connector) error {
 	if err := lockTables(ctx, r.ctrl, r.tables, ""); err != nil {
 		return err
 	}
-	current, _, err = inspect(ctx, r.ctrl, r.tables, r.opts.Replace)
+	current, _, _, err = inspect(ctx, r.ctrl, r.tables, r.opts.Replace)
 	if err != nil || current {
 		return err // another instance finished the load
 	}
@@ -75,7 +76,7 @@ func (r *run) sharded(ctx context.Context, connect Connector) error {
 		}
 		return err
 	}
-	if _, err := prepare(ctx, r.ctrl, r.tables, r.opts.Replace); err != nil {
+	if _, _, err := prepare(ctx, r.ctrl, r.tables, r.opts.Replace); err != nil {
 		return err
 	}
 	if err := r.merge(ctx, connect); err != nil {

@@ -41,7 +41,7 @@ func lockTables(ctx context.Context, conn *pgx.Conn, tables []Table, scope strin
 // inspect reports whether every table is already loaded with its
 // fingerprint, and lists the existing tables a reload must drop. A table
 // pbenchd did not load is an error unless replace.
-func inspect(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) (current bool, old []string, err error) {
+func inspect(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) (current bool, old, stale []string, err error) {
 	current = true
 	for _, t := range tables {
 		var exists bool
@@ -50,35 +50,50 @@ func inspect(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) 
 			"SELECT to_regclass($1) IS NOT NULL, coalesce(obj_description(to_regclass($1), 'pg_class'), '')",
 			identifier(t.Name).Sanitize()).Scan(&exists, &comment)
 		if err != nil {
-			return false, nil, fmt.Errorf("load: look up %s: %w", t.Name, err)
+			return false, nil, nil, fmt.Errorf("load: look up %s: %w", t.Name, err)
 		}
 		if !exists {
 			current = false
 			continue
 		}
-		if t.Fingerprint == "" || comment != commentPrefix+t.Fingerprint {
-			current = false
-		}
 		if !strings.HasPrefix(comment, commentPrefix) && !replace {
-			return false, nil, fmt.Errorf("load %s: %w; drop it, rename it, or set replace", t.Name, ErrNotOwned)
+			return false, nil, nil, fmt.Errorf("load %s: %w; drop it, rename it, or set replace", t.Name, ErrNotOwned)
+		}
+		switch m, ok := parseMark(comment); {
+		case t.Fingerprint == "" || m.fingerprint != t.Fingerprint:
+			current = false
+		case !ok:
+			current = false
+			stale = append(stale, t.Name+": loaded without a row count to check it by")
+		case current:
+			// The comment says loaded: check that the data still is
+			// what the load left, since anything may have changed it.
+			why, err := verify(ctx, conn, t.Name, m)
+			if err != nil {
+				return false, nil, nil, fmt.Errorf("load: check %s: %w", t.Name, err)
+			}
+			if why != "" {
+				current = false
+				stale = append(stale, why)
+			}
 		}
 		old = append(old, identifier(t.Name).Sanitize())
 	}
-	return current, old, nil
+	return current, old, stale, nil
 }
 
 // prepare reports whether every table is already loaded with its
 // fingerprint; if not, it drops stale staging tables and the old tables,
 // and creates the staging tables, in one transaction.
-func prepare(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) (current bool, err error) {
-	current, old, err := inspect(ctx, conn, tables, replace)
+func prepare(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) (current bool, stale []string, err error) {
+	current, old, stale, err := inspect(ctx, conn, tables, replace)
 	if err != nil || current {
-		return current, err
+		return current, stale, err
 	}
 
 	tx, err := conn.Begin(ctx)
 	if err != nil {
-		return false, fmt.Errorf("load: begin: %w", err)
+		return false, stale, fmt.Errorf("load: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	staging := make([]string, len(tables))
@@ -86,26 +101,26 @@ func prepare(ctx context.Context, conn *pgx.Conn, tables []Table, replace bool) 
 		staging[i] = identifier(stagingName(t.Name)).Sanitize()
 	}
 	if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+strings.Join(staging, ", ")+" CASCADE"); err != nil {
-		return false, fmt.Errorf("load: drop stale staging tables: %w", err)
+		return false, stale, fmt.Errorf("load: drop stale staging tables: %w", err)
 	}
 	if len(old) > 0 {
 		if _, err := tx.Exec(ctx, "DROP TABLE "+strings.Join(old, ", ")); err != nil {
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "2BP01" {
-				return false, fmt.Errorf("load: drop the previous %s to reload: %w (drop the views or constraints that depend on it first)", strings.Join(old, ", "), err)
+				return false, stale, fmt.Errorf("load: drop the previous %s to reload: %w (drop the views or constraints that depend on it first)", strings.Join(old, ", "), err)
 			}
-			return false, fmt.Errorf("load: drop the previous %s: %w", strings.Join(old, ", "), err)
+			return false, stale, fmt.Errorf("load: drop the previous %s: %w", strings.Join(old, ", "), err)
 		}
 	}
 	for _, t := range tables {
 		if _, err := tx.Exec(ctx, t.createSQL(stagingName(t.Name))); err != nil {
-			return false, fmt.Errorf("load: create %s: %w", stagingName(t.Name), err)
+			return false, stale, fmt.Errorf("load: create %s: %w", stagingName(t.Name), err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("load: commit staging tables: %w", err)
+		return false, stale, fmt.Errorf("load: commit staging tables: %w", err)
 	}
-	return false, nil
+	return false, stale, nil
 }
 
 // buildIndexes sets unlogged tables logged and builds primary keys and
@@ -193,8 +208,11 @@ func swap(ctx context.Context, conn *pgx.Conn, tables []Table, after []string) e
 				return fmt.Errorf("load: rename index %s to %s: %w", ix.qualified, to, err)
 			}
 		}
-		comment := commentPrefix + t.Fingerprint
-		if _, err := tx.Exec(ctx, "COMMENT ON TABLE "+identifier(t.Name).Sanitize()+" IS "+quoteLiteral(comment)); err != nil {
+		m, err := markOf(ctx, tx, t.Name, t.Fingerprint)
+		if err != nil {
+			return fmt.Errorf("load: mark %s loaded: %w", t.Name, err)
+		}
+		if _, err := tx.Exec(ctx, "COMMENT ON TABLE "+identifier(t.Name).Sanitize()+" IS "+quoteLiteral(m.String())); err != nil {
 			return fmt.Errorf("load: mark %s loaded: %w", t.Name, err)
 		}
 	}
