@@ -231,3 +231,5 @@ func TestFaultPGHungServer(t *testing.T) {
 		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
 }
+
+func jsonValid(s string) bool { return json.Valid([]byte(s)) }
