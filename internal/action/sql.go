@@ -221,6 +221,9 @@ func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
 	if s.Mode == "simple" {
 		r.mode = pgx.QueryExecModeSimpleProtocol
 	}
+	if st := s.Query + s.Exec; s.Mode == "prepared" && st != "" && s.Conn != "standalone" {
+		r.fast = newFastStatement(st, r.nargs[0])
+	}
 	r.rngs.New = func() any { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
 	switch s.Conn {
 	case "pooled":
@@ -270,6 +273,8 @@ type sqlRunner struct {
 	setup   []string
 	mode    pgx.QueryExecMode
 	rngs    sync.Pool
+	// fast, when set, runs the one query or exec statement below pgx.
+	fast *fastStatement
 
 	pool  *pgxpool.Pool
 	conns chan *pgx.Conn
@@ -401,7 +406,16 @@ func (r *sqlRunner) run(ctx, qctx context.Context, c *pgx.Conn, args []any) Resu
 func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
 	s := r.spec
 	switch {
+	case r.fast != nil:
+		if ok, err := r.fast.run(ctx, c.PgConn(), args); ok {
+			return err
+		}
+		fallthrough
 	case s.Query != "":
+		if s.Exec != "" {
+			_, err := c.Exec(ctx, s.Exec, r.argv(0, args)...)
+			return err
+		}
 		rows, err := c.Query(ctx, s.Query, r.argv(0, args)...)
 		if err != nil {
 			return err
