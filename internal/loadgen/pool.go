@@ -172,8 +172,9 @@ func outcome(intended, handed, called, end time.Time, res action.Result, open bo
 	}
 	if !res.From.IsZero() {
 		// The kind measures an interval of its own (see action.Result.From):
-		// a freshness probe's lag runs from its marker's commit.
-		intended, handed, start = res.From, res.From, res.From
+		// a freshness probe's lag runs from its marker's commit. The
+		// generator's lag has no meaning there: it is left at zero.
+		intended, handed, called, start = res.From, res.From, res.From, res.From
 	}
 	o := Outcome{Intended: intended, Handed: handed, Called: called, Start: start, End: end, Retries: res.Retries, Open: open}
 	if res.Err != nil {
