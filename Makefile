@@ -5,7 +5,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X github.com/pbenchd/pbenchd/internal/metrics.Version=$(VERSION) -X github.com/pbenchd/pbenchd/internal/metrics.revision=$(REVISION)
 TESTFLAGS ?= -count=1 -timeout 40m
 
-.PHONY: build run test test-deps lint bench clean
+.PHONY: build run test test-race test-deps lint bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pbenchd
@@ -18,6 +18,13 @@ run: build
 # Installs and starts what the tests need, then runs every test.
 test: test-deps
 	$(GO) test $(TESTFLAGS) ./...
+
+# The race detector over the packages of the hot path (the pacers, the
+# loops, the recorder, the action runners). A new package on the hot path
+# joins RACE_PKGS.
+RACE_PKGS ?= ./internal/pace/... ./internal/engine/... ./internal/metrics/... ./internal/action/...
+test-race: test-deps
+	$(GO) test -race $(TESTFLAGS) $(RACE_PKGS)
 
 test-deps:
 	scripts/deps.sh all

@@ -227,10 +227,10 @@ func checkLines(t *testing.T, what, out string, want []string, exact bool) {
 
 var (
 	// summaryHeaderRe matches the header of the summary table.
-	summaryHeaderRe = regexp.MustCompile(`ACTION\s*│\s*CALLS\s*│\s*QPS\s*│\s*P50\s*│\s*P95\s*│\s*P99\s*│\s*MAX\s*│\s*ERRORS\s*│\s*DROPPED\s*│\s*GUARANTEES`)
-	// selectRowRe matches the select_1 row: calls, qps, then the errors and
-	// dropped columns.
-	selectRowRe = regexp.MustCompile(`│ select_1\s*│\s*(\d+)\s*│\s*([\d.]+)\s*│[^│]+│[^│]+│[^│]+│[^│]+│\s*(\d+)\s*│\s*(\d+)\s*│`)
+	summaryHeaderRe = regexp.MustCompile(`ACTION\s*│\s*CALLS\s*│\s*OFFERED/S\s*│\s*SERVED/S\s*│\s*QPS\s*│\s*P50\s*│\s*P95\s*│\s*P99\s*│\s*MAX\s*│\s*ERRORS\s*│\s*DROPPED\s*│\s*GUARANTEES`)
+	// selectRowRe matches the select_1 row: calls, (offered, served) qps,
+	// then the errors and dropped columns.
+	selectRowRe = regexp.MustCompile(`│ select_1\s*│\s*(\d+)\s*│[^│]+│[^│]+│\s*([\d.]+)\s*│[^│]+│[^│]+│[^│]+│[^│]+│\s*(\d+)\s*│\s*(\d+)\s*│`)
 )
 
 // TestOnce runs `pbenchd once` in-process against the real PostgreSQL: a

@@ -36,7 +36,16 @@ type Env struct {
 	Slots int
 	// Open tells whether the action runs in an open loop.
 	Open bool
-	Log  *slog.Logger
+	// Connections is how many connections an open loop's calls should
+	// share when the kind's settings do not say (config.DefaultConnections:
+	// enough to carry its peak rate at its guarantees' latency); 0 means
+	// one per slot.
+	Connections int
+	// SetupTimeout bounds the opening of connections before the phase
+	// (run.setup_timeout); 0 means no bound beyond the target's own
+	// connect timeout.
+	SetupTimeout time.Duration
+	Log          *slog.Logger
 	// Metrics, if set, receives what a kind measures beside the calls
 	// (end-to-end latency of Kafka records, freshness lag…).
 	Metrics *metrics.Metrics
@@ -134,6 +143,28 @@ var (
 	_ config.KindChecker  = (*Registry)(nil)
 	_ config.TargetNeeder = (*Registry)(nil)
 )
+
+var _ config.ConnectionCounter = (*Registry)(nil)
+
+// connectionCounter is a kind that holds a configurable number of
+// connections for an open loop.
+type connectionCounter interface {
+	connections(raw any) (n int, key string)
+}
+
+// Connections returns the connections an open-loop action of kind name
+// holds as configured, and the key that sets them (see
+// config.ConnectionCounter).
+func (r *Registry) Connections(name string, raw any) (int, string) {
+	k, ok := r.Lookup(name)
+	if !ok {
+		return 0, ""
+	}
+	if cc, ok := k.(connectionCounter); ok {
+		return cc.connections(raw)
+	}
+	return 0, ""
+}
 
 // needTarget checks that an action of kind runs against a target of the
 // kind it speaks (an unknown target kind is reported by config itself).

@@ -136,9 +136,10 @@ func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner
 	}); err != nil {
 		return nil, err
 	}
+	warmKafka(ctx, env, r.p.cl)
 	// The pool's connections are made outside the measurement (a poll
 	// that finds none free waits, and that wait is part of the lag).
-	if r.pool, err = pg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
+	if r.pool, err = openPool(ctx, env, pg, max(env.Slots, 1), nil); err != nil {
 		r.p.close()
 		return nil, fmt.Errorf("sql_target %s: %w", s.SQLTarget, err)
 	}

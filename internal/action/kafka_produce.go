@@ -132,6 +132,7 @@ func (k kafkaProduceKind) Build(ctx context.Context, raw any, env Env) (Runner, 
 	if err != nil {
 		return nil, err
 	}
+	warmKafka(ctx, env, bp.cl)
 	return &kafkaProduceRunner{
 		k: kt, p: bp, topic: s.Topic, records: s.Records, timeout: timeout,
 		b: b, st: newStamper(), rngs: newRandPool(),

@@ -42,22 +42,26 @@ type SQLSpec struct {
 	Conn string `koanf:"conn"`
 	// Connections is how many reused connections an open loop shares
 	// (calls wait for a free one; the wait shows as schedule lag);
-	// default 1. Closed loops use one per worker.
+	// default: enough to carry the peak rate at the guarantees' latency
+	// (config.DefaultConnections). Closed loops use one per worker.
 	Connections int `koanf:"connections"`
-	// PoolSize bounds a pooled action's pool; default: the action's slots.
+	// PoolSize bounds a pooled action's pool; default: an open loop's
+	// default connections (as Connections), a closed loop's concurrency.
 	PoolSize int `koanf:"pool_size"`
 	// Timeout bounds each call, retries included; default 30s.
 	Timeout config.Duration `koanf:"timeout"`
 	// Isolation is read committed, repeatable read or serializable, set
 	// once per connection.
 	Isolation string `koanf:"isolation"`
-	// Set lists statements run once on each new connection (outside the
-	// measurement, except for standalone connections, where connecting is
-	// what is measured).
+	// Set lists statements run once on each new connection (before the
+	// phase, outside the measurement, except for standalone connections,
+	// where connecting is what is measured).
 	Set []string `koanf:"set"`
 	// Retries bounds the retries of deadlocks (40P01) and serialization
 	// failures (40001); default 10, 0 disables. Their time is part of the
-	// call's time.
+	// call's time. A retry never repeats committed work: query, exec and
+	// transaction re-run what was rolled back; statements re-runs only the
+	// statement that failed, not those before it, which committed.
 	Retries *int `koanf:"retries"`
 	// Mode is the query protocol: prepared (default; statements are
 	// prepared once per connection) or simple (the simple query protocol,
@@ -184,6 +188,22 @@ func placeholders(st string) int {
 	return n
 }
 
+// connections is what an open loop of this action holds: reused
+// connections or a pool's size; a standalone action connects per call.
+func (k sqlKind) connections(raw any) (int, string) {
+	s, err := k.decode(raw, "")
+	if err != nil {
+		return 0, ""
+	}
+	switch s.Conn {
+	case "reuse":
+		return s.Connections, "connections"
+	case "pooled":
+		return s.PoolSize, "pool_size"
+	}
+	return 0, ""
+}
+
 func (k sqlKind) Check(raw any, path string, t config.Target) error {
 	return checkSettings(k.decode, "sql", "postgres", raw, path, t)
 }
@@ -230,36 +250,32 @@ func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
 		size := s.PoolSize
 		if size == 0 {
 			size = env.Slots
+			if env.Open && env.Connections > 0 {
+				size = env.Connections
+			}
 		}
-		r.pool, err = pg.Pool(ctx, size, r.setup)
+		r.pool, err = openPool(ctx, env, pg, size, r.setup)
 		if err != nil {
 			return nil, fmt.Errorf("pool for %s: %w", env.Action, err)
 		}
-		warm(ctx, r.pool, min(size, max(env.Slots, 1), warmConns))
 	case "reuse":
 		n := s.Connections
 		if !env.Open || n == 0 {
 			n = max(env.Slots, 1)
 			if env.Open {
-				n = 1
+				n = max(env.Connections, 1)
 			}
 		}
 		r.conns = make(chan *pgx.Conn, n)
 		r.stopWatch = context.AfterFunc(ctx, r.abort)
-		// Connect up front so the connections' setup is outside the
-		// measurement; a connection that cannot be made now is retried
-		// (and measured) by the call that needs it.
-		for range n {
-			c, err := pg.Connect(ctx, r.setup)
-			if err != nil {
-				env.Log.Warn("connection not ready at start", "action", env.Action, "err", err)
-				c = nil
-			} else {
+		for _, c := range connectAll(ctx, env, pg, n, r.setup) {
+			if c != nil {
 				r.track(c)
 			}
 			r.conns <- c
 		}
 	}
+	r.env = env
 	return r, nil
 }
 
@@ -278,6 +294,7 @@ type sqlRunner struct {
 
 	pool  *pgxpool.Pool
 	conns chan *pgx.Conn
+	env   Env
 
 	mu        sync.Mutex
 	live      []*pgx.Conn // reused connections, for abort
@@ -333,21 +350,34 @@ func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
 	case <-ctx.Done():
 		return Result{Err: ctx.Err()}
 	}
-	start := time.Now()
-	deadline := start.Add(r.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	if c != nil && c.IsClosed() {
+		r.untrack(c)
+		c = nil
 	}
-	if c == nil || c.IsClosed() {
+	if c == nil {
+		// A reconnect: an event of its own, made before the call's
+		// service time starts (it shows as the wait for a connection) and
+		// bounded by the call's timeout.
+		begun := time.Now()
+		deadline := begun.Add(r.timeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
 		cctx, cancel := context.WithDeadline(ctx, deadline)
 		var err error
 		c, err = r.pg.Connect(cctx, r.setup)
 		cancel()
 		if err != nil {
 			r.conns <- nil
-			return Result{Start: start, Err: err}
+			return Result{Start: begun, Err: err}
 		}
+		reconnected(r.env)
 		r.track(c)
+	}
+	start := time.Now()
+	deadline := start.Add(r.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
 	sock := c.PgConn().Conn()
 	_ = sock.SetDeadline(deadline)
@@ -360,6 +390,7 @@ func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
 	if res.Err != nil && (target.IsConnectionError(res.Err) || c.IsClosed() || ctx.Err() != nil || !time.Now().Before(deadline)) {
 		// A connection whose call was cut off may be mid-protocol:
 		// replace it rather than reuse it.
+		r.untrack(c)
 		c.Close(context.Background())
 		c = nil
 	} else {
@@ -370,11 +401,22 @@ func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
 }
 
 // track remembers a reused connection so that abort can reach it.
+// Connections leave the list only through untrack, by the goroutine that
+// holds them: asking other connections whether they are closed would read
+// state that the calls using them write (a data race).
 func (r *sqlRunner) track(c *pgx.Conn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.live = slices.DeleteFunc(r.live, (*pgx.Conn).IsClosed)
 	r.live = append(r.live, c)
+}
+
+// untrack forgets a reused connection its holder is about to close.
+func (r *sqlRunner) untrack(c *pgx.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := slices.Index(r.live, c); i >= 0 {
+		r.live = slices.Delete(r.live, i, i+1)
+	}
 }
 
 // abort cuts short every call in flight on a reused connection (a stop).
@@ -390,6 +432,9 @@ func (r *sqlRunner) abort() {
 // serialization failures up to the limit; pgx gets qctx, retries stop when
 // ctx is done.
 func (r *sqlRunner) run(ctx, qctx context.Context, c *pgx.Conn, args []any) Result {
+	if len(r.spec.Statements) > 0 {
+		return r.runStatements(ctx, qctx, c, args)
+	}
 	var res Result
 	for attempt := 0; ; attempt++ {
 		err := r.once(qctx, c, args)
@@ -401,6 +446,30 @@ func (r *sqlRunner) run(ctx, qctx context.Context, c *pgx.Conn, args []any) Resu
 		}
 		res.Retries = append(res.Retries, reason)
 	}
+}
+
+// runStatements runs statements one after another, each in its own
+// implicit transaction. A retry re-runs only the statement that failed
+// (its transaction was rolled back); the ones before it committed and are
+// never run again. The call's retries share one budget.
+func (r *sqlRunner) runStatements(ctx, qctx context.Context, c *pgx.Conn, args []any) Result {
+	var res Result
+	for i, st := range r.spec.Statements {
+		for {
+			_, err := c.Exec(qctx, st, r.argv(i, args)...)
+			r.pg.Observe(err)
+			if err == nil {
+				break
+			}
+			reason := target.RetryReason(err)
+			if reason == "" || len(res.Retries) >= r.retries || ctx.Err() != nil {
+				res.Err = err
+				return res
+			}
+			res.Retries = append(res.Retries, reason)
+		}
+	}
+	return res
 }
 
 func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
@@ -427,13 +496,6 @@ func (r *sqlRunner) once(ctx context.Context, c *pgx.Conn, args []any) error {
 	case s.Exec != "":
 		_, err := c.Exec(ctx, s.Exec, r.argv(0, args)...)
 		return err
-	case len(s.Statements) > 0:
-		for i, st := range s.Statements {
-			if _, err := c.Exec(ctx, st, r.argv(i, args)...); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	tx, err := c.Begin(ctx)
 	if err != nil {
@@ -477,36 +539,5 @@ func (r *sqlRunner) Close() {
 				return
 			}
 		}
-	}
-}
-
-// warmConns bounds the connections warm opens: enough for the first calls
-// of a phase without filling a server's connection slots for an action that
-// needs few.
-const warmConns = 8
-
-// warm opens n of the pool's connections (running their setup statements)
-// before the phase starts, so that connecting is not measured as part of
-// the first calls. A target that is down is left to the calls to find.
-func warm(ctx context.Context, pool *pgxpool.Pool, n int) {
-	conns := make([]*pgxpool.Conn, 0, n)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := pool.Acquire(ctx)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for _, c := range conns {
-		c.Release()
 	}
 }

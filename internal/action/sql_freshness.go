@@ -98,10 +98,10 @@ func (k sqlFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, 
 	}
 	r := &freshnessRunner{spec: s, wpg: wpg, rpg: rpg}
 	r.marker, _ = buildArgs([]ArgSpec{*s.Marker}, "marker")
-	if r.wpool, err = wpg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
+	if r.wpool, err = openPool(ctx, env, wpg, max(env.Slots, 1), nil); err != nil {
 		return nil, err
 	}
-	if r.rpool, err = rpg.Pool(ctx, max(env.Slots, 1), nil); err != nil {
+	if r.rpool, err = openPool(ctx, env, rpg, max(env.Slots, 1), nil); err != nil {
 		r.wpool.Close()
 		return nil, err
 	}

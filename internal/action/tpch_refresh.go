@@ -67,7 +67,7 @@ func (k tpchRefreshKind) Build(ctx context.Context, raw any, env Env) (Runner, e
 	if err != nil {
 		return nil, err
 	}
-	pool, err := pg.Pool(ctx, max(env.Slots, 1), nil)
+	pool, err := openPool(ctx, env, pg, max(env.Slots, 1), nil)
 	if err != nil {
 		return nil, err
 	}

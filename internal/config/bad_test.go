@@ -190,6 +190,21 @@ var badCases = []badCase{
 		want:     []string{`{file}: phases[0].load.actions[0].open.rate: "fast" is not a rate like 100/s`},
 	},
 	{
+		name:     "a rate above what pbenchd can pace",
+		scenario: "rate_ceiling.yaml",
+		want:     []string{`{file}: phases[0].load.actions[0].open.rate: periodic 1e9/s peaks at 1e+09/s, above the 100000/s one action can be paced at (split the load over several actions or pbenchd instances)`},
+	},
+	{
+		name:     "a cap or connections that cannot carry the rate at the guarantee's latency",
+		scenario: "cannot_carry.yaml",
+		want: []string{
+			`{file}: phases[0].load.actions[0].open.max_inflight: 2 cannot carry 200/s at the 200ms the guarantees allow: a target meeting them keeps 40 calls in flight (rate × latency); allow at least 40`,
+			`{file}: phases[0].load.actions[0].sql.pool_size: the default 2 connections cannot carry 200/s at the 200ms the guarantees allow (each serves one call at a time, so 40 are needed): set pool_size to at least 40`,
+			`{file}: phases[0].load.actions[1].sql.connections: 1 cannot carry 200/s at the 200ms the guarantees allow: each connection serves one call at a time, so a target meeting them needs 40 (rate × latency)`,
+			`{file}: phases[0].load.actions[2].sql.connections: the default 64 connections cannot carry 2000/s at the 50ms the guarantees allow (each serves one call at a time, so 100 are needed): set connections to at least 100`,
+		},
+	},
+	{
 		name:     "a duration that is a word",
 		scenario: "duration_word.yaml",
 		want:     []string{`{file}: phases[0].load.duration: "soon" is not a duration like 120s or 500ms`},

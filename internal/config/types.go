@@ -287,8 +287,8 @@ type LoadPhase struct {
 	// Warmup at the start of the phase, excluded from results.
 	Warmup Duration `koanf:"warmup"`
 	// Drain is how long calls still running at the end may finish before
-	// they are cancelled (closed loops: not recorded; open loops: counted as
-	// timeouts); default 10s.
+	// they are cancelled and counted as bad events of class drain_cut;
+	// default 10s. The phase ends at duration + drain whatever the rate.
 	Drain *Duration `koanf:"drain"`
 	// Actions run concurrently for the duration.
 	Actions []Action `koanf:"actions"`
@@ -321,7 +321,9 @@ func (a *Action) Reported() bool { return a.Report == nil || *a.Report }
 type OpenLoop struct {
 	pace.Spec `koanf:",squash"`
 	// MaxInflight caps calls in flight; arrivals beyond it are dropped.
-	// Default: enough for one second of arrivals, at least 1, at most 10000.
+	// Default (DefaultMaxInflight): the peak rate over the phase times the
+	// longer of 1 s and twice the largest latency guarantee, between 16
+	// and 10000.
 	MaxInflight int `koanf:"max_inflight"`
 	// Seed makes random arrivals repeatable; 0 picks one per run.
 	Seed uint64 `koanf:"seed"`
@@ -335,9 +337,14 @@ type ClosedLoop struct {
 
 // Guarantee bounds one action's iteration results. Zero fields are unset.
 type Guarantee struct {
-	// QPS is the minimum successful calls per second.
+	// QPS is the minimum throughput: for an open loop, the share of the
+	// arrivals its schedule offered that were served successfully, times
+	// its configured mean rate; for a closed loop, successful calls per
+	// second.
 	QPS float64 `koanf:"qps"`
-	// P50, P95, P99, Max and Avg are latency maxima.
+	// P50, P95, P99, Max and Avg are latency maxima over every arrival
+	// (open loop) or call (closed loop) after warm-up, failed, dropped and
+	// cut-off ones counted as slower than any limit.
 	P50 Duration `koanf:"p50"`
 	P95 Duration `koanf:"p95"`
 	P99 Duration `koanf:"p99"`
@@ -346,6 +353,7 @@ type Guarantee struct {
 	// Slope is the maximum latency drift over the phase, in seconds of
 	// latency per second of phase (a linear fit).
 	Slope *float64 `koanf:"slope"`
-	// ErrorRatio is the maximum failed/total calls, 0..1.
+	// ErrorRatio is the maximum share of bad events (failed, dropped,
+	// cut-off), 0..1.
 	ErrorRatio *float64 `koanf:"error_ratio"`
 }

@@ -482,6 +482,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		for j := range l.Actions {
 			a := &l.Actions[j]
 			ak := fmt.Sprintf("%s.load.actions[%d]", pk, j)
+			var pacer pace.Pacer
 			switch {
 			case a.Name == "":
 				bad(ak+".name", "missing")
@@ -502,7 +503,8 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 				if r, ok := c.Run.Rates[sc.Name][a.Name]; ok {
 					spec.Rate = r
 				}
-				if _, err := pace.New(spec); err != nil {
+				var err error
+				if pacer, err = pace.New(spec); err != nil {
 					for _, e := range unjoin(err) {
 						// pace names the field relative to the spec.
 						field, msg, ok := strings.Cut(e.Error(), ": ")
@@ -530,7 +532,11 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			} else {
 				t = c.Targets[tname]
 			}
-			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+			kindErrs := sc.checkKind(a, ak, kinds, t)
+			errs = append(errs, kindErrs...)
+			if pacer != nil && len(kindErrs) == 0 {
+				errs = append(errs, c.checkCarry(sc, a, ak, pacer, kinds, l.Duration.D)...)
+			}
 		}
 	}
 	checkNames := map[string]bool{}
@@ -756,4 +762,75 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// ConnectionCounter is implemented by a KindChecker that can tell how many
+// connections an action's calls share, so that check can refuse a count
+// that cannot carry the rate.
+type ConnectionCounter interface {
+	// Connections returns the connections an open-loop action of kind
+	// name holds as configured, and the settings key that sets them; 0
+	// when the kind holds none or the settings leave it to the default.
+	Connections(name string, raw any) (n int, key string)
+}
+
+// checkCarry refuses an open loop that pbenchd cannot pace (a peak above
+// PacingCeiling) or whose cap or connections cannot carry its peak rate at
+// the latency its guarantees allow (Little's law: a target meeting them
+// could keep rate × latency calls in flight, and pbenchd would drop or
+// queue arrivals that target served in time; see CarryLatency).
+func (c *Config) checkCarry(sc *Scenario, a *Action, ak string, p pace.Pacer, kinds KindChecker, d time.Duration) []error {
+	if c.Run.Duration.D > 0 {
+		d = c.Run.Duration.D
+	}
+	if d <= 0 {
+		return nil
+	}
+	var errs []error
+	peak := pace.Peak(p, d)
+	if peak > PacingCeiling {
+		errs = append(errs, fmt.Errorf("%s: %s peaks at %.4g/s, above the %d/s one action can be paced at (split the load over several actions or pbenchd instances)",
+			sc.Key(ak+".open.rate"), p, peak, PacingCeiling))
+		return errs
+	}
+	g := sc.Guarantees[a.Name]
+	l := CarryLatency(g)
+	if l <= 0 {
+		return nil
+	}
+	need := InFlightNeeded(peak, l)
+	capacity, capKey := a.Open.MaxInflight, sc.Key(ak+".open.max_inflight")
+	if capacity == 0 {
+		capacity = DefaultMaxInflight(peak, g)
+	}
+	if capacity < need {
+		what := fmt.Sprintf("%d", capacity)
+		if a.Open.MaxInflight == 0 {
+			what = fmt.Sprintf("the default %d (its most)", capacity)
+		}
+		errs = append(errs, fmt.Errorf("%s: %s cannot carry %.4g/s at the %s the guarantees allow: a target meeting them keeps %d calls in flight (rate × latency); allow at least %d",
+			capKey, what, peak, l, need, need))
+	}
+	cc, ok := kinds.(ConnectionCounter)
+	if !ok || a.Kind == "" {
+		return errs
+	}
+	n, key := cc.Connections(a.Kind, a.Kinds[a.Kind])
+	if key == "" {
+		return errs
+	}
+	path := sc.Key(ak + "." + a.Kind + "." + key)
+	if n == 0 {
+		n = DefaultConnections(peak, g, capacity)
+		if n < need {
+			errs = append(errs, fmt.Errorf("%s: the default %d connections cannot carry %.4g/s at the %s the guarantees allow (each serves one call at a time, so %d are needed): set %s to at least %d",
+				path, n, peak, l, need, key, need))
+		}
+		return errs
+	}
+	if n < need {
+		errs = append(errs, fmt.Errorf("%s: %d cannot carry %.4g/s at the %s the guarantees allow: each connection serves one call at a time, so a target meeting them needs %d (rate × latency)",
+			path, n, peak, l, need))
+	}
+	return errs
 }

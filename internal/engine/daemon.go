@@ -219,7 +219,7 @@ func (d *Daemon) logIteration(it *Iteration) {
 	for _, r := range it.Results {
 		attrs = append(attrs, r.Action, slog.GroupValue(
 			slog.Int64("calls", r.Calls), slog.Float64("qps", round2(r.QPS)),
-			slog.Duration("p99", r.P99), slog.Int64("errors", r.Failed), slog.Int64("dropped", r.Dropped)))
+			slog.Float64("p99", r.SLO.P99), slog.Float64("p99_success", r.Success.P99), slog.Int64("errors", r.Failed), slog.Int64("dropped", r.Dropped)))
 	}
 	switch {
 	case it.Stopped:

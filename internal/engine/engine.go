@@ -363,7 +363,8 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	for i := range l.Actions {
 		a := &l.Actions[i]
 		p := &prepared{a: a}
-		env := action.Env{Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Log: log, Metrics: e.m}
+		env := action.Env{Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Log: log, Metrics: e.m,
+			SetupTimeout: e.cfg.Run.SetupTimeout.D}
 		if a.Open != nil {
 			spec := a.Open.Spec
 			if r, ok := e.cfg.Run.Rates[sc.Name][a.Name]; ok {
@@ -374,10 +375,13 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 				return nil, fmt.Errorf("action %s: %w", a.Name, err)
 			}
 			p.pacer = pc
+			g := sc.Guarantees[a.Name]
+			peak := pace.Peak(pc, d)
 			p.cap = a.Open.MaxInflight
 			if p.cap == 0 {
-				p.cap = defaultCap(pc)
+				p.cap = config.DefaultMaxInflight(peak, g)
 			}
+			env.Connections = config.DefaultConnections(peak, g, p.cap)
 			p.seed = a.Open.Seed
 			if p.seed == 0 {
 				p.seed = rand.Uint64()
@@ -410,6 +414,9 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	var wg sync.WaitGroup
 	for _, p := range ps {
 		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)
+		if p.pacer != nil {
+			p.rec.SetSchedule(meanRate(p.pacer, warmup, d))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -430,17 +437,27 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	return out, nil
 }
 
-// defaultCap allows one second of arrivals at the schedule's starting
-// rate in flight, between 16 and 10000.
-func defaultCap(p pace.Pacer) int {
-	return min(max(int(p.Mean(0)), 16), 10000)
-}
-
 // judge decides pass or fail from the guarantees. An action that made calls
 // but had not one succeed makes the iteration an error: its numbers
-// describe a broken target, not performance.
+// describe a broken target, not performance. So does a generator that was
+// late or fell behind its schedule so that it decided a verdict (see
+// guarantee.GeneratorFault): its verdicts would blame the target for
+// pbenchd's own lateness, or credit it with load it was never offered.
 func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 	result := Pass
+	var faults []error
+	for i := range it.Results {
+		r := &it.Results[i]
+		r.GeneratorFault = guarantee.GeneratorFault(sc.Guarantees[r.Action], *r)
+		if r.GeneratorFault != "" && it.Reported[r.Action] {
+			faults = append(faults, fmt.Errorf("action %s: %s", r.Action, r.GeneratorFault))
+		}
+	}
+	defer func() {
+		if len(faults) > 0 {
+			it.Err = errors.Join(append(faults, it.Err)...)
+		}
+	}()
 	for _, c := range it.Checks {
 		if !c.Match {
 			result = Fail
@@ -469,6 +486,9 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 			}
 		}
 	}
+	if len(faults) > 0 {
+		return Error
+	}
 	return result
 }
 
@@ -482,6 +502,15 @@ func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	if judged {
 		e.exportResults(sc, it)
 		e.exportProbes(sc.Name, it.Probes)
+	}
+	// Whether the generator was at fault is exported whatever the result:
+	// it is why such an iteration is an error.
+	for _, r := range it.Results {
+		fault := 0.0
+		if r.GeneratorFault != "" {
+			fault = 1
+		}
+		m.GeneratorFault.WithLabelValues(sc.Name, r.Action).Set(fault)
 	}
 	// The iteration's timestamp last: a scrape that sees the new timestamp
 	// sees the new results too.
@@ -498,12 +527,21 @@ func (e *Engine) exportResults(sc *config.Scenario, it *Iteration) {
 	m := e.m
 	for _, r := range it.Results {
 		m.ResultQPS.WithLabelValues(sc.Name, r.Action).Set(r.QPS)
-		for _, s := range metrics.Stats {
-			m.ResultLatency.WithLabelValues(sc.Name, r.Action, s).Set(r.Stat(s).Seconds())
+		m.ResultServedQPS.WithLabelValues(sc.Name, r.Action).Set(r.ServedQPS)
+		if r.Open {
+			m.ResultOfferedQPS.WithLabelValues(sc.Name, r.Action).Set(r.OfferedQPS)
+			m.ResultGeneratorLag.WithLabelValues(sc.Name, r.Action, "p99").Set(r.GeneratorLagP99)
+			m.ResultGeneratorLag.WithLabelValues(sc.Name, r.Action, "max").Set(r.GeneratorLagMax)
 		}
-		m.ResultSlope.WithLabelValues(sc.Name, r.Action).Set(r.Slope)
+		for _, s := range metrics.Stats {
+			m.ResultLatency.WithLabelValues(sc.Name, r.Action, s).Set(r.SLO.Stat(s))
+			m.ResultSuccessLatency.WithLabelValues(sc.Name, r.Action, s).Set(r.Success.Stat(s))
+		}
+		m.ResultSlope.WithLabelValues(sc.Name, r.Action).Set(r.SLO.Slope)
+		m.ResultSuccessSlope.WithLabelValues(sc.Name, r.Action).Set(r.Success.Slope)
 		m.ResultErrorRatio.WithLabelValues(sc.Name, r.Action).Set(r.ErrorRatio)
 		m.ResultCalls.WithLabelValues(sc.Name, r.Action).Set(float64(r.Calls))
+		m.ResultEvents.WithLabelValues(sc.Name, r.Action).Set(float64(r.Events))
 		m.ResultDropped.WithLabelValues(sc.Name, r.Action).Set(float64(r.Dropped))
 	}
 	// Guarantees are published afresh, so one removed from the config
@@ -555,31 +593,59 @@ type SweepJSON struct {
 	Concurrency []int `json:"concurrency"`
 }
 
-// ActionJSON is one action's result, durations in seconds.
+// ActionJSON is one action's result, durations in seconds. The latency
+// figures and slope at the top level are the judged (SLO) ones: over every
+// event, a bad one counted as slower than any limit, +Inf when a
+// statistic's rank falls on a bad event ("+Inf" in JSON), null when there
+// was nothing to measure; Success has the same figures over successful
+// calls only.
 type ActionJSON struct {
-	Action       string           `json:"action"`
-	Reported     bool             `json:"reported"`
-	Calls        int64            `json:"calls"`
-	Failed       int64            `json:"failed"`
-	Dropped      int64            `json:"dropped"`
-	Retries      int64            `json:"retries"`
-	QPS          float64          `json:"qps"`
-	Min          float64          `json:"min"`
-	P50          float64          `json:"p50"`
-	P95          float64          `json:"p95"`
-	P99          float64          `json:"p99"`
-	Max          float64          `json:"max"`
-	Avg          float64          `json:"avg"`
-	Slope        float64          `json:"slope"`
-	ErrorRatio   float64          `json:"error_ratio"`
-	ErrorClasses map[string]int64 `json:"error_classes,omitempty"`
+	Action     string        `json:"action"`
+	Reported   bool          `json:"reported"`
+	Open       bool          `json:"open,omitempty"`
+	Events     int64         `json:"events"`
+	Calls      int64         `json:"calls"`
+	Failed     int64         `json:"failed"`
+	Dropped    int64         `json:"dropped"`
+	Missed     int64         `json:"missed,omitempty"`
+	Retries    int64         `json:"retries"`
+	QPS        float64       `json:"qps"`
+	ServedQPS  float64       `json:"served_qps"`
+	OfferedQPS float64       `json:"offered_qps,omitempty"`
+	Rate       float64       `json:"rate,omitempty"`
+	P50        metrics.Float `json:"p50"`
+	P95        metrics.Float `json:"p95"`
+	P99        metrics.Float `json:"p99"`
+	Max        metrics.Float `json:"max"`
+	Avg        metrics.Float `json:"avg"`
+	Slope      metrics.Float `json:"slope"`
+	Success    LatencyJSON   `json:"success"`
+	ErrorRatio float64       `json:"error_ratio"`
+	// GeneratorLagP99 and GeneratorLagMax are how late the generator took
+	// open-loop arrivals up; GeneratorFault says why it, not the target, is
+	// to blame for the iteration.
+	GeneratorLagP99 metrics.Float    `json:"generator_lag_p99,omitempty"`
+	GeneratorLagMax metrics.Float    `json:"generator_lag_max,omitempty"`
+	GeneratorFault  string           `json:"generator_fault,omitempty"`
+	ErrorClasses    map[string]int64 `json:"error_classes,omitempty"`
 	// Window is the measured time, in seconds, that QPS is over.
 	Window float64 `json:"window"`
-	// LatencyHDR is the distribution the latency statistics were read
-	// from, in HdrHistogram's standard encoding (V2 compressed, base64;
-	// values in nanoseconds), so that results merge exactly; "" when no
-	// call was measured.
+	// LatencyHDR is the distribution of the successful calls' latencies,
+	// in HdrHistogram's standard encoding (V2 compressed, base64; values
+	// in nanoseconds), so that results merge exactly (with events and the
+	// bad counts, the judged figures too); "" when no call succeeded.
 	LatencyHDR string `json:"latency_hdr,omitempty"`
+}
+
+// LatencyJSON is a set of latency figures, in seconds.
+type LatencyJSON struct {
+	Min   metrics.Float `json:"min"`
+	P50   metrics.Float `json:"p50"`
+	P95   metrics.Float `json:"p95"`
+	P99   metrics.Float `json:"p99"`
+	Max   metrics.Float `json:"max"`
+	Avg   metrics.Float `json:"avg"`
+	Slope metrics.Float `json:"slope"`
 }
 
 // JSON returns the API view of the iteration.
@@ -612,12 +678,24 @@ func (it *Iteration) JSON() IterationJSON {
 	return out
 }
 
+func latencyJSON(l metrics.Latency) LatencyJSON {
+	f := func(v float64) metrics.Float { return metrics.Float(v) }
+	return LatencyJSON{Min: f(l.Min), P50: f(l.P50), P95: f(l.P95), P99: f(l.P99), Max: f(l.Max), Avg: f(l.Avg), Slope: f(l.Slope)}
+}
+
 func actionJSON(r metrics.Result, reported bool) ActionJSON {
-	return ActionJSON{
-		Action: r.Action, Reported: reported, Calls: r.Calls, Failed: r.Failed,
-		Dropped: r.Dropped, Retries: r.Retries, QPS: r.QPS,
-		Min: r.Min.Seconds(), P50: r.P50.Seconds(), P95: r.P95.Seconds(), P99: r.P99.Seconds(), Max: r.Max.Seconds(), Avg: r.Avg.Seconds(),
-		Slope: r.Slope, ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
+	slo := latencyJSON(r.SLO)
+	a := ActionJSON{
+		Action: r.Action, Reported: reported, Open: r.Open, Events: r.Events, Calls: r.Calls, Failed: r.Failed,
+		Dropped: r.Dropped, Missed: r.Missed, Retries: r.Retries, QPS: r.QPS, ServedQPS: r.ServedQPS,
+		OfferedQPS: r.OfferedQPS, Rate: r.Rate,
+		P50: slo.P50, P95: slo.P95, P99: slo.P99, Max: slo.Max, Avg: slo.Avg, Slope: slo.Slope,
+		Success: latencyJSON(r.Success), ErrorRatio: r.ErrorRatio, ErrorClasses: r.ErrorClasses,
 		Window: r.Window.Seconds(), LatencyHDR: metrics.EncodeHDR(r.Hist),
 	}
+	if r.Open {
+		a.GeneratorLagP99, a.GeneratorLagMax = metrics.Float(r.GeneratorLagP99), metrics.Float(r.GeneratorLagMax)
+		a.GeneratorFault = r.GeneratorFault
+	}
+	return a
 }

@@ -368,8 +368,8 @@ scenarios:
 	q := float64(refresher.Dropped) / float64(max(refresher.Calls, 1))
 	want := p/2 + q*p
 	sd := p * math.Sqrt(1.0/12+q*(1-q)) / math.Sqrt(float64(probe.Calls))
-	if lo, hi := want-4*sd, want+4*sd+0.05; probe.Avg < lo || probe.Avg > hi {
+	if lo, hi := want-4*sd, want+4*sd+0.05; float64(probe.Avg) < lo || float64(probe.Avg) > hi {
 		t.Errorf("mean lag %.1f ms, want about half the 300 ms period (%.1f ms with %.0f%% of the refreshes overrun): %.1f to %.1f ms",
-			probe.Avg*1e3, want*1e3, q*100, lo*1e3, hi*1e3)
+			float64(probe.Avg)*1e3, want*1e3, q*100, lo*1e3, hi*1e3)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -106,7 +107,7 @@ func BuildIVMReport(runs ...NamedResults) IVMReport {
 				for i, c := range sw.Concurrency {
 					st := sw.Steps[i]
 					rep.Sweep = append(rep.Sweep, IVMSweepRow{Run: run.Name, Scenario: n, Strategy: strategy, Write: sw.Action,
-						Connections: c, TPS: st.QPS, P50: st.P50, P99: st.P99, Errors: st.Failed + st.Dropped})
+						Connections: c, TPS: st.QPS, P50: float64(st.P50), P99: float64(st.P99), Errors: st.Failed + st.Dropped})
 				}
 			}
 		}
@@ -155,7 +156,7 @@ func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
 	}
 	p50 := func(action string) *float64 {
 		if a, ok := acts[action]; ok && a.Calls > a.Failed {
-			v := a.P50
+			v := float64(a.P50)
 			return &v
 		}
 		return nil
@@ -187,7 +188,7 @@ func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
 			}
 		}
 		if a, ok := acts[q+"_freshness"]; ok && a.Calls > a.Failed {
-			mean, p99 := a.Avg, a.P99
+			mean, p99 := float64(a.Avg), float64(a.P99)
 			row.FreshMean, row.FreshP99 = &mean, &p99
 		}
 		if a, ok := acts[q+"_refresher"]; ok {
@@ -366,8 +367,10 @@ func FormatSeconds(v float64) string { return fmtSeconds(&v) }
 // fmtSeconds shows a duration in seconds with a unit that suits it.
 func fmtSeconds(v *float64) string {
 	switch {
-	case v == nil:
+	case v == nil || math.IsNaN(*v):
 		return "-"
+	case math.IsInf(*v, 1):
+		return "∞"
 	case *v >= 1:
 		return fmt.Sprintf("%.3f s", *v)
 	case *v >= 0.001:

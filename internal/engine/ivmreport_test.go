@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/pbenchd/pbenchd/internal/metrics"
 )
 
 func ptr(f float64) *float64 { return &f }
@@ -14,7 +16,7 @@ func ptr(f float64) *float64 { return &f }
 // refreshes that overran; the data each run measured; every sweep step.
 func TestBuildIVMReport(t *testing.T) {
 	act := func(name string, p50 float64) ActionJSON {
-		return ActionJSON{Action: name, Calls: 10, P50: p50}
+		return ActionJSON{Action: name, Calls: 10, P50: metrics.Float(p50)}
 	}
 	vars := map[string]any{"sf": 0.1, "seed": 1, "schema": "pbenchd_tpch", "foreign_keys": true}
 	small := map[string]IterationJSON{

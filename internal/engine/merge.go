@@ -63,21 +63,25 @@ type MergedAction struct {
 
 // MergeIterations merges every action's results over the iterations, by
 // scenario and action, in the order they first appear. Counts add up; the
-// latency distribution is the sum of the histograms, so every quantile is
-// the quantile of the union of the calls, exactly as if one iteration had
-// made them all; min and max are the extremes of the parts; avg is the
-// mean weighted by successful calls. QPS is the successful calls over the
-// sum of the windows when the iterations ran one after another, and the
-// sum of the QPS when concurrent (several pbenchd at once against one
-// target). Slope has no exact merge and is left 0.
+// successful calls' latency distribution is the sum of the histograms, so
+// every quantile is the quantile of the union of the calls, exactly as if
+// one iteration had made them all, and so are the judged (SLO) figures,
+// ranked among all the events with the bad ones slower than any limit;
+// min and max are the extremes of the parts; avg is the mean weighted by
+// successful calls. Sequential iterations: served QPS is the successful
+// calls over the sum of the windows, an open loop's judged QPS the share
+// of events served times the time-weighted mean rate. Concurrent ones
+// (several pbenchd at once against one target): the QPS figures add up.
+// Slope has no exact merge and is NaN.
 func MergeIterations(its []IterationJSON, concurrent bool) ([]MergedAction, error) {
 	type acc struct {
-		m      MergedAction
-		hist   *hdrhistogram.Histogram
-		ok     int64
-		avgSum float64 // Σ avg·ok, seconds
-		qpsSum float64
-		lo, hi time.Duration
+		m                                   MergedAction
+		hist                                *hdrhistogram.Histogram
+		ok                                  int64
+		avgSum                              float64 // Σ avg·ok, seconds
+		qpsSum, servedSum, offeredSum, rSum float64
+		rateWin                             float64 // Σ rate·window
+		lo, hi                              time.Duration
 	}
 	var order []string
 	accs := map[string]*acc{}
@@ -101,50 +105,83 @@ func MergeIterations(its []IterationJSON, concurrent bool) ([]MergedAction, erro
 			if err != nil {
 				return nil, fmt.Errorf("%s/%s (iteration of %s): latency_hdr: %w", it.Scenario, a.Action, it.Start.Format(time.RFC3339), err)
 			}
+			events := a.Events
+			if events == 0 {
+				events = a.Calls + a.Dropped + a.Missed
+			}
 			c.hist.Merge(h)
 			c.m.Iterations++
+			c.m.Open = c.m.Open || a.Open
+			c.m.Events += events
 			c.m.Calls += a.Calls
 			c.m.Failed += a.Failed
 			c.m.Dropped += a.Dropped
+			c.m.Missed += a.Missed
 			c.m.Retries += a.Retries
 			for k, v := range a.ErrorClasses {
 				c.m.ErrorClasses[k] += v
 			}
 			c.qpsSum += a.QPS
+			c.servedSum += a.ServedQPS
+			c.offeredSum += a.OfferedQPS
+			c.rSum += a.Rate
+			c.rateWin += a.Rate * a.Window
 			if concurrent {
 				c.m.Window = max(c.m.Window, a.Window)
 			} else {
 				c.m.Window += a.Window
 			}
 			if ok > 0 {
-				lo, hi := seconds(a.Min), seconds(a.Max)
+				lo, hi := seconds(float64(a.Success.Min)), seconds(float64(a.Success.Max))
 				if c.ok == 0 || lo < c.lo {
 					c.lo = lo
 				}
 				c.hi = max(c.hi, hi)
 				c.ok += ok
-				c.avgSum += a.Avg * float64(ok)
+				c.avgSum += float64(a.Success.Avg) * float64(ok)
 			}
 		}
 	}
+	nan := metrics.Float(math.NaN())
+	inf := metrics.Float(math.Inf(1))
 	out := make([]MergedAction, 0, len(order))
 	for _, key := range order {
 		c := accs[key]
 		m := c.m
 		switch {
 		case concurrent:
-			m.QPS = c.qpsSum
+			m.QPS, m.ServedQPS, m.OfferedQPS, m.Rate = c.qpsSum, c.servedSum, c.offeredSum, c.rSum
 		case m.Window > 0:
-			m.QPS = float64(c.ok) / m.Window
+			m.ServedQPS = float64(c.ok) / m.Window
+			m.QPS = m.ServedQPS
+			if m.Open {
+				m.OfferedQPS = float64(m.Events) / m.Window
+				m.Rate = c.rateWin / m.Window
+				if m.Events > 0 {
+					m.QPS = float64(c.ok) / float64(m.Events) * m.Rate
+				}
+			}
 		}
-		if total := m.Calls + m.Dropped; total > 0 {
-			m.ErrorRatio = float64(m.Failed+m.Dropped) / float64(total)
+		if m.Events > 0 {
+			m.ErrorRatio = float64(m.Events-c.ok) / float64(m.Events)
+		}
+		m.Success = LatencyJSON{Min: nan, P50: nan, P95: nan, P99: nan, Max: nan, Avg: nan, Slope: nan}
+		m.P50, m.P95, m.P99, m.Max, m.Avg, m.Slope = nan, nan, nan, nan, nan, nan
+		if m.Events > 0 {
+			m.P50, m.P95, m.P99, m.Max, m.Avg = inf, inf, inf, inf, inf
 		}
 		if c.ok > 0 {
-			q := func(p float64) float64 { return metrics.Quantile(c.hist, p, c.lo, c.hi).Seconds() }
-			m.Min, m.Max = c.lo.Seconds(), c.hi.Seconds()
-			m.P50, m.P95, m.P99 = q(50), q(95), q(99)
-			m.Avg = c.avgSum / float64(c.ok)
+			q := func(p float64) metrics.Float { return metrics.Float(metrics.Quantile(c.hist, p, c.lo, c.hi).Seconds()) }
+			slo := func(p float64) metrics.Float {
+				return metrics.Float(metrics.SLOQuantile(c.hist, p, m.Events, c.lo, c.hi))
+			}
+			avg := metrics.Float(c.avgSum / float64(c.ok))
+			m.Success = LatencyJSON{Min: metrics.Float(c.lo.Seconds()), P50: q(50), P95: q(95), P99: q(99),
+				Max: metrics.Float(c.hi.Seconds()), Avg: avg, Slope: nan}
+			m.P50, m.P95, m.P99 = slo(50), slo(95), slo(99)
+			if m.Events == c.ok {
+				m.Max, m.Avg = m.Success.Max, avg
+			}
 			m.LatencyHDR = metrics.EncodeHDR(c.hist)
 		}
 		if len(m.ErrorClasses) == 0 {

@@ -47,8 +47,8 @@ func TestMergeIsTheUnion(t *testing.T) {
 			rec.Record(o)
 			union.Record(o)
 			if n%131 == 0 {
-				rec.Drop(intended)
-				union.Drop(intended)
+				rec.Drop(intended, intended)
+				union.Drop(intended, intended)
 			}
 		}
 		it := IterationJSON{Scenario: "s", Start: start, Actions: []ActionJSON{actionJSON(rec.Result(start.Add(window)), true)}}
@@ -71,27 +71,36 @@ func TestMergeIsTheUnion(t *testing.T) {
 	for _, s := range []struct {
 		name      string
 		got, want float64
-	}{{"min", g.Min, u.Min}, {"p50", g.P50, u.P50}, {"p95", g.P95, u.P95}, {"p99", g.P99, u.P99}, {"max", g.Max, u.Max}} {
-		if s.got != s.want {
+	}{
+		{"min", float64(g.Success.Min), float64(u.Success.Min)}, {"p50", float64(g.P50), float64(u.P50)},
+		{"p95", float64(g.P95), float64(u.P95)}, {"p99", float64(g.P99), float64(u.P99)}, {"max", float64(g.Max), float64(u.Max)},
+		{"successful p50", float64(g.Success.P50), float64(u.Success.P50)}, {"successful p99", float64(g.Success.P99), float64(u.Success.P99)},
+		{"successful max", float64(g.Success.Max), float64(u.Success.Max)},
+	} {
+		if s.got != s.want && !(math.IsInf(s.got, 1) && math.IsInf(s.want, 1)) {
 			t.Errorf("%s: merged %v, union %v: not exact", s.name, seconds(s.got), seconds(s.want))
 		}
 	}
 	// avg is Σ avg·ok over Σ ok: the parts' means were rounded down to the
 	// nanosecond, so the merge is within 1 ns of the union's.
-	if d := math.Abs(g.Avg-u.Avg) * 1e9; d > 1 {
-		t.Errorf("avg: merged %v, union %v", g.Avg, u.Avg)
+	if d := math.Abs(float64(g.Success.Avg-u.Success.Avg)) * 1e9; d > 1 {
+		t.Errorf("avg: merged %v, union %v", g.Success.Avg, u.Success.Avg)
+	}
+	if g.Events != u.Events || !math.IsInf(float64(g.Avg), 1) {
+		t.Errorf("events: merged %d, union %d; judged avg %v, want +Inf (some events were bad)", g.Events, u.Events, g.Avg)
 	}
 	if g.LatencyHDR != u.LatencyHDR {
 		t.Errorf("merged histogram encodes differently from the union's")
 	}
-	// Three sequential 10 s windows: QPS is the successful calls over 30 s.
-	if want := float64(len(all)) / 30; math.Abs(g.QPS-want) > 1e-9 {
-		t.Errorf("qps: merged %v, want %v", g.QPS, want)
+	// Three sequential 10 s windows: served QPS is the successful calls
+	// over 30 s.
+	if want := float64(len(all)) / 30; math.Abs(g.ServedQPS-want) > 1e-9 {
+		t.Errorf("served qps: merged %v, want %v", g.ServedQPS, want)
 	}
 	slices.Sort(all)
 	for _, p := range []float64{50, 95, 99} {
 		exact := all[int(math.Ceil(p/100*float64(len(all))))-1]
-		gp := map[float64]float64{50: g.P50, 95: g.P95, 99: g.P99}[p]
+		gp := float64(map[float64]metrics.Float{50: g.Success.P50, 95: g.Success.P95, 99: g.Success.P99}[p])
 		if d := math.Abs(gp*1e9 - float64(exact)); d > float64(exact)*0.0005+1 {
 			t.Errorf("p%v: merged %v, exact sample %v: off by more than half a bucket", p, seconds(gp), exact)
 		}
@@ -102,7 +111,7 @@ func TestMergeIsTheUnion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := parts[0].Actions[0].QPS + parts[1].Actions[0].QPS + parts[2].Actions[0].QPS; conc[0].QPS != want || conc[0].P99 != u.P99 {
+	if want := parts[0].Actions[0].QPS + parts[1].Actions[0].QPS + parts[2].Actions[0].QPS; conc[0].QPS != want || conc[0].Success.P99 != u.Success.P99 {
 		t.Errorf("concurrent: qps %v (want %v), p99 %v (want %v)", conc[0].QPS, want, conc[0].P99, u.P99)
 	}
 }

@@ -132,6 +132,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 		log.Info("probe step started", "phase", name, "action", a.Name, "step", i, "rate", rate, "duration", step)
 		start := time.Now()
 		rec := e.m.NewRecorder(sc.Name, a.Name, start, warmup)
+		rec.SetSchedule(rate)
 		s := seed + uint64(i)
 		openLoop(ctx, start, step, drain, pc, rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)), capN, run, rec)
 		if ctx.Err() != nil {
@@ -144,10 +145,15 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 				st.Outcome = probe.Broke
 			}
 		}
+		// A step whose verdict the generator's own lateness decided, or
+		// whose arrivals it could not all issue, says nothing of the target.
+		if res.GeneratorFault = guarantee.GeneratorFault(slo, res); res.GeneratorFault != "" {
+			st.Outcome, st.Result = probe.GeneratorLimited, res
+		}
 		search.Observe(rate, st.Outcome)
 		out.Steps = append(out.Steps, st)
 		log.Info("probe step finished", "phase", name, "action", a.Name, "step", i, "rate", rate,
-			"outcome", st.Outcome, "qps", res.QPS, "p99", res.P99, "error_ratio", res.ErrorRatio)
+			"outcome", st.Outcome, "qps", res.QPS, "p99", res.SLO.P99, "error_ratio", res.ErrorRatio)
 	}
 	r := search.Result()
 	out.Capacity, out.Reason = r.Capacity, r.Reason
@@ -207,7 +213,7 @@ func (e *Engine) exportProbes(scenario string, ps []Probe) {
 		for i, st := range p.Steps {
 			step := fmt.Sprintf("%02d", i) // sorts as text in a table
 			r := st.Result
-			values := []float64{st.Rate, r.QPS, r.P50.Seconds(), r.P99.Seconds(), r.ErrorRatio}
+			values := []float64{st.Rate, r.QPS, r.SLO.P50, r.SLO.P99, r.ErrorRatio}
 			for j, stat := range metrics.ProbeStats {
 				pm.Curve.WithLabelValues(scenario, p.Action, step, stat).Set(values[j])
 			}
@@ -274,7 +280,7 @@ func probeTables(w io.Writer, ps []Probe) {
 		t.AppendHeader(table.Row{"step", "rate", "served", "p50", "p99", "errors", "dropped", "outcome"})
 		for i, st := range p.Steps {
 			r := st.Result
-			t.AppendRow(table.Row{i, fmt.Sprintf("%.1f", st.Rate), fmt.Sprintf("%.1f", r.QPS), fmtDur(r.P50), fmtDur(r.P99), errorText(r), r.Dropped, st.Outcome})
+			t.AppendRow(table.Row{i, fmt.Sprintf("%.1f", st.Rate), fmt.Sprintf("%.1f", r.ServedQPS), latText(r, "p50"), latText(r, "p99"), errorText(r), r.Dropped, st.Outcome})
 		}
 		t.Render()
 	}

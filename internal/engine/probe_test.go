@@ -11,6 +11,7 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/guarantee"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
 	"github.com/pbenchd/pbenchd/internal/pgtest"
@@ -77,7 +78,7 @@ func TestProbeCapacityPostgres(t *testing.T) {
 		p := it.Probes[0]
 		t.Logf("%s probe, p99 ≤ %s: capacity %.1f/s (%s) in %d steps; closed loop %.1f/s", arrivals, p99, p.Capacity, p.Reason, len(p.Steps), c)
 		for _, st := range p.Steps {
-			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, st.Result.P99, st.Result.ErrorRatio)
+			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, guarantee.Seconds(st.Result.SLO.P99), st.Result.ErrorRatio)
 		}
 		return p
 	}
@@ -157,7 +158,7 @@ func TestProbeCapacityNull(t *testing.T) {
 	t.Logf("capacity %.1f/s (%s) in %d steps; closed loop %.1f–%.1f/s; nominal 400/s", p.Capacity, p.Reason, len(p.Steps), lo, hi)
 	if p.Reason != probe.Converged || p.Capacity < lo/1.05 || p.Capacity > 1.05*hi {
 		for _, st := range p.Steps {
-			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, st.Result.P99, st.Result.ErrorRatio)
+			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, guarantee.Seconds(st.Result.SLO.P99), st.Result.ErrorRatio)
 		}
 		t.Errorf("capacity %.1f/s (%s) is not within 5%% of concurrency ÷ service time, %.1f–%.1f/s", p.Capacity, p.Reason, lo, hi)
 	}

@@ -3,12 +3,14 @@ package engine
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 
+	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
@@ -48,7 +50,7 @@ func Summary(w io.Writer, it *Iteration) {
 		st.AppendHeader(table.Row{"concurrency", "calls", "qps", "p50", "p95", "p99", "max", "errors"})
 		for _, s := range sw.Steps {
 			r := s.Result
-			st.AppendRow(table.Row{s.Concurrency, r.Calls, fmt.Sprintf("%.1f", r.QPS), fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max), errorText(r)})
+			st.AppendRow(table.Row{s.Concurrency, r.Calls, fmt.Sprintf("%.1f", r.QPS), latText(r, "p50"), latText(r, "p95"), latText(r, "p99"), latText(r, "max"), errorText(r)})
 		}
 		st.Render()
 	}
@@ -59,7 +61,10 @@ func Summary(w io.Writer, it *Iteration) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
-	t.AppendHeader(table.Row{"action", "calls", "qps", "p50", "p95", "p99", "max", "errors", "dropped", "guarantees"})
+	// Latencies are over every arrival or call, a failed, dropped or
+	// cut-off one slower than any limit (∞ when a statistic's rank falls on
+	// one), as guarantees judge them; "ok" below is successful calls alone.
+	t.AppendHeader(table.Row{"action", "calls", "offered/s", "served/s", "qps", "p50", "p95", "p99", "max", "errors", "dropped", "guarantees"})
 	for _, r := range it.Results {
 		var vs []string
 		for _, v := range it.Verdicts {
@@ -70,9 +75,16 @@ func Summary(w io.Writer, it *Iteration) {
 		if !it.Reported[r.Action] {
 			vs = append(vs, "(not reported)")
 		}
-		t.AppendRow(table.Row{r.Action, r.Calls, fmt.Sprintf("%.1f", r.QPS),
-			fmtDur(r.P50), fmtDur(r.P95), fmtDur(r.P99), fmtDur(r.Max),
-			errorText(r), r.Dropped, strings.Join(vs, "\n")})
+		if f := r.GeneratorFault; f != "" {
+			vs = append(vs, "GENERATOR AT FAULT: "+f)
+		}
+		offered := "-"
+		if r.Open {
+			offered = fmt.Sprintf("%.1f", r.OfferedQPS)
+		}
+		t.AppendRow(table.Row{r.Action, r.Calls, offered, fmt.Sprintf("%.1f", r.ServedQPS), fmt.Sprintf("%.1f", r.QPS),
+			latText(r, "p50"), latText(r, "p95"), latText(r, "p99"), latText(r, "max"),
+			errorText(r), r.Dropped + r.Missed, strings.Join(vs, "\n")})
 	}
 	t.Render()
 }
@@ -89,6 +101,27 @@ func errorText(r metrics.Result) string {
 		errs += " (" + strings.Join(cs, " ") + ")"
 	}
 	return errs
+}
+
+// latText shows a latency statistic as judged and, when bad events make
+// it differ, the successful calls' own figure under it.
+func latText(r metrics.Result, stat string) string {
+	slo, ok := r.SLO.Stat(stat), r.Success.Stat(stat)
+	s := fmtSec(slo)
+	if slo != ok && !(math.IsNaN(slo) && math.IsNaN(ok)) {
+		s += "\nok " + fmtSec(ok)
+	}
+	return s
+}
+
+func fmtSec(sec float64) string {
+	switch {
+	case math.IsInf(sec, 1):
+		return "∞"
+	case math.IsNaN(sec):
+		return "-"
+	}
+	return fmtDur(time.Duration(sec * 1e9))
 }
 
 func fmtDur(d time.Duration) string {
@@ -164,7 +197,7 @@ func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario) {
 				fmt.Fprintf(w, "    … and %d more actions\n", len(ph.Load.Actions)-j)
 				break
 			}
-			fmt.Fprintf(w, "    %-24s %-5s %s", a.Name, a.Kind, loopText(cfg, sc, &a))
+			fmt.Fprintf(w, "    %-24s %-5s %s", a.Name, a.Kind, loopText(cfg, sc, &a, d.D))
 			if !a.Reported() {
 				fmt.Fprint(w, "  (not reported)")
 			}
@@ -207,21 +240,38 @@ func GuaranteeText(sc *config.Scenario) string {
 	return strings.Join(parts, "; ")
 }
 
-func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action) string {
+func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action, d time.Duration) string {
 	if a.Open != nil {
 		spec := a.Open.Spec
 		if r, ok := cfg.Run.Rates[sc.Name][a.Name]; ok {
 			spec.Rate = r
 		}
-		shape := "?"
-		if p, err := pace.New(spec); err == nil {
-			shape = p.String()
+		p, err := pace.New(spec)
+		if err != nil {
+			return "open loop, ?"
 		}
-		cap := "auto"
-		if a.Open.MaxInflight > 0 {
-			cap = fmt.Sprint(a.Open.MaxInflight)
+		g := sc.Guarantees[a.Name]
+		peak := pace.Peak(p, d)
+		text := fmt.Sprintf("open loop, %s (peak %.4g/s)", p, peak)
+		capacity := a.Open.MaxInflight
+		if capacity == 0 {
+			capacity = config.DefaultMaxInflight(peak, g)
+			text += fmt.Sprintf(", max in flight %d (default: the peak rate × max(1s, 2 × the largest latency guarantee))", capacity)
+		} else {
+			text += fmt.Sprintf(", max in flight %d", capacity)
 		}
-		return fmt.Sprintf("open loop, %s, max in flight %s", shape, cap)
+		if n, key := action.Kinds.Connections(a.Kind, a.Kinds[a.Kind]); key != "" {
+			if n == 0 {
+				l, why := config.CarryLatency(g), "its smallest latency guarantee"
+				if l == 0 {
+					l, why = config.DefaultCallLatency, "an assumed"
+				}
+				text += fmt.Sprintf(", %s %d (default: the peak rate × %s %s)", key, config.DefaultConnections(peak, g, capacity), why, l)
+			} else {
+				text += fmt.Sprintf(", %s %d", key, n)
+			}
+		}
+		return text
 	}
 	return fmt.Sprintf("closed loop, %d worker(s)", max(a.Closed.Concurrency, 1))
 }

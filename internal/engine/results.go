@@ -82,7 +82,7 @@ func (r Results) stats() map[string]map[string]guarantee.Stats {
 			if out[sc] == nil {
 				out[sc] = map[string]guarantee.Stats{}
 			}
-			out[sc][a.Action] = guarantee.Stats{QPS: a.QPS, P50: a.P50, P95: a.P95, P99: a.P99, Max: a.Max, Avg: a.Avg, Capacity: math.NaN()}
+			out[sc][a.Action] = guarantee.Stats{QPS: a.QPS, P50: float64(a.P50), P95: float64(a.P95), P99: float64(a.P99), Max: float64(a.Max), Avg: float64(a.Avg), Capacity: math.NaN()}
 		}
 		for _, p := range it.Probes {
 			if out[sc] == nil {

@@ -26,19 +26,25 @@ func precise() func() {
 	}
 }
 
-// sleepUntil returns at t, to within microseconds, or when ctx is done.
-func sleepUntil(ctx context.Context, t time.Time) {
+// sleepUntil returns at t, to within microseconds, or when ctx is done,
+// with the time it read last.
+func sleepUntil(ctx context.Context, t time.Time) time.Time {
 	for {
-		d := time.Until(t) - spinWindow
+		now := time.Now()
+		d := t.Sub(now) - spinWindow
 		if d <= 0 {
 			break
 		}
 		if ctx.Err() != nil {
-			return
+			return now
 		}
 		ts := syscall.NsecToTimespec(int64(min(d, 50*time.Millisecond)))
 		_ = syscall.Nanosleep(&ts, nil)
 	}
-	for time.Now().Before(t) && ctx.Err() == nil {
+	for {
+		now := time.Now()
+		if !now.Before(t) || ctx.Err() != nil {
+			return now
+		}
 	}
 }

@@ -10,11 +10,11 @@ import (
 func precise() func() { return func() {} }
 
 // sleepUntil returns at t (within the runtime timer's precision) or when
-// ctx is done.
-func sleepUntil(ctx context.Context, t time.Time) {
+// ctx is done, with the time it read last.
+func sleepUntil(ctx context.Context, t time.Time) time.Time {
 	d := time.Until(t)
 	if d <= 0 {
-		return
+		return time.Now()
 	}
 	tm := time.NewTimer(d)
 	defer tm.Stop()
@@ -22,4 +22,5 @@ func sleepUntil(ctx context.Context, t time.Time) {
 	case <-tm.C:
 	case <-ctx.Done():
 	}
+	return time.Now()
 }

@@ -58,7 +58,7 @@ func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name strin
 		label := strconv.Itoa(n)
 		e.m.SweepQPS.WithLabelValues(sc.Name, a.Name, label).Set(res.QPS)
 		for _, s := range metrics.Stats {
-			e.m.SweepLatency.WithLabelValues(sc.Name, a.Name, label, s).Set(res.Stat(s).Seconds())
+			e.m.SweepLatency.WithLabelValues(sc.Name, a.Name, label, s).Set(res.Stat(s))
 		}
 	}
 	return out, nil

@@ -134,5 +134,5 @@ func (c Comparison) String() string {
 	if higherIsBetter(c.Stat) {
 		return fmt.Sprintf("%s %.1f vs %.1f ×%.2f (limit %s) %s", c.Stat, c.This, c.Baseline, c.Ratio, limit, word)
 	}
-	return fmt.Sprintf("%s %s vs %s ×%.2f (limit %s) %s", c.Stat, round(c.This), round(c.Baseline), c.Ratio, limit, word)
+	return fmt.Sprintf("%s %s vs %s ×%.2f (limit %s) %s", c.Stat, Seconds(c.This), Seconds(c.Baseline), c.Ratio, limit, word)
 }

@@ -81,3 +81,20 @@ func Quantile(h *hdrhistogram.Histogram, p float64, lo, hi time.Duration) time.D
 	mid := l + (v-l)/2
 	return min(max(time.Duration(mid), lo), hi)
 }
+
+// SLOQuantile gives, in seconds, the value at the percentile p of events
+// of which the calls recorded in h (with exact extremes lo and hi)
+// succeeded and the rest were bad, slower than any of them: the
+// ⌈p·events⌉-th smallest, +Inf when that rank falls on a bad event, NaN
+// without events. Like Quantile it depends on bucket counts and extremes
+// only, so it merges exactly.
+func SLOQuantile(h *hdrhistogram.Histogram, p float64, events int64, lo, hi time.Duration) float64 {
+	if events <= 0 {
+		return math.NaN()
+	}
+	k := int64(math.Ceil(p / 100 * float64(events)))
+	if k > h.TotalCount() {
+		return math.Inf(1)
+	}
+	return quantileRank(h, k, lo, hi).Seconds()
+}

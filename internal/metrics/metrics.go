@@ -27,6 +27,13 @@ type Metrics struct {
 	Latency *prometheus.HistogramVec // scenario, action, outcome
 	Service *prometheus.HistogramVec // scenario, action
 	Lag     *prometheus.HistogramVec // scenario, action
+	// GeneratorLag is how late pbenchd itself took open-loop arrivals up
+	// (intended start → a worker began the call), apart from any wait for
+	// a connection.
+	GeneratorLag *prometheus.HistogramVec // scenario, action
+	// Reconnects counts connections a runner had to make again during a
+	// phase (a reused connection that broke, a pool replacing one).
+	Reconnects *prometheus.CounterVec // scenario, action
 
 	Calls    *prometheus.CounterVec // scenario, action, outcome
 	Errors   *prometheus.CounterVec // scenario, action, class
@@ -41,7 +48,18 @@ type Metrics struct {
 	ResultSlope      *prometheus.GaugeVec // scenario, action
 	ResultErrorRatio *prometheus.GaugeVec // scenario, action
 	ResultCalls      *prometheus.GaugeVec // scenario, action
-	ResultDropped    *prometheus.GaugeVec // scenario, action
+	// ResultSuccessLatency and ResultSuccessSlope are the figures of
+	// successful calls only, beside the judged ones.
+	ResultSuccessLatency *prometheus.GaugeVec // scenario, action, stat
+	ResultSuccessSlope   *prometheus.GaugeVec // scenario, action
+	ResultServedQPS      *prometheus.GaugeVec // scenario, action
+	ResultOfferedQPS     *prometheus.GaugeVec // scenario, action
+	ResultEvents         *prometheus.GaugeVec // scenario, action
+	ResultGeneratorLag   *prometheus.GaugeVec // scenario, action, stat (p99, max)
+	// GeneratorFault is 1 when the last finished iteration's generator
+	// was late or fell behind (the iteration is an error), else 0.
+	GeneratorFault *prometheus.GaugeVec // scenario, action
+	ResultDropped  *prometheus.GaugeVec // scenario, action
 
 	GuaranteeQPSMin        *prometheus.GaugeVec // scenario, action
 	GuaranteeLatencyMax    *prometheus.GaugeVec // scenario, action, stat
@@ -111,9 +129,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 	}
 	m := &Metrics{
-		Latency: hist("action_latency_seconds", "Response time of each call, from its intended start (the schedule's time in open loops) to its end.", []string{"scenario", "action", "outcome"}),
-		Service: hist("action_service_seconds", "Service time of each call, from its actual start to its end.", sa),
-		Lag:     hist("schedule_lag_seconds", "How late open-loop calls started: actual start minus intended start.", sa),
+		Latency:      hist("action_latency_seconds", "Response time of each call, from its intended start (the schedule's time in open loops) to its end.", []string{"scenario", "action", "outcome"}),
+		Service:      hist("action_service_seconds", "Service time of each call, from its actual start to its end.", sa),
+		Lag:          hist("schedule_lag_seconds", "How late open-loop calls started: actual start minus intended start (the generator's lag plus any wait for a connection).", sa),
+		GeneratorLag: hist("generator_lag_seconds", "How late pbenchd itself took open-loop arrivals up: from the intended start until a worker began the call, before any wait for a connection.", sa),
+		Reconnects:   counter("action_reconnects_total", "Connections made again during a phase (a reused connection that broke, a pooled one replaced), outside any call's service time.", sa...),
 
 		Calls:       counter("action_calls_total", "Calls finished, by outcome.", "scenario", "action", "outcome"),
 		Errors:      counter("action_errors_total", "Failed calls by error class (SQLSTATE class, timeout, connect, …).", "scenario", "action", "class"),
@@ -122,12 +142,19 @@ func New(reg prometheus.Registerer) *Metrics {
 		Inflight:    gauge("action_inflight", "Calls in flight.", sa...),
 		InflightMax: gauge("action_inflight_max", "The cap on calls in flight of an open loop.", sa...),
 
-		ResultQPS:        gauge("result_qps", "Successful calls per second in the last finished iteration.", sa...),
-		ResultLatency:    gauge("result_latency_seconds", "Exact latency statistic of successful calls in the last finished iteration.", "scenario", "action", "stat"),
-		ResultSlope:      gauge("result_latency_slope", "Latency drift over the last finished iteration's load phase, seconds per second (linear fit).", sa...),
-		ResultErrorRatio: gauge("result_error_ratio", "Failed calls over all calls in the last finished iteration.", sa...),
-		ResultCalls:      gauge("result_calls", "Calls finished in the last finished iteration.", sa...),
-		ResultDropped:    gauge("result_dropped", "Arrivals dropped in the last finished iteration.", sa...),
+		ResultQPS:            gauge("result_qps", "Throughput the qps guarantee judges in the last finished iteration: open loops, the share of offered arrivals served times the configured rate; closed loops, successful calls per second.", sa...),
+		ResultLatency:        gauge("result_latency_seconds", "Exact latency statistic the guarantees judge in the last finished iteration: over every arrival or call, failed, dropped and cut-off ones counted as slower than any limit (+Inf when the statistic's rank falls on one; NaN without events).", "scenario", "action", "stat"),
+		ResultSlope:          gauge("result_latency_slope", "Latency drift the slope guarantee judges over the last finished iteration's load phase, seconds per second (linear fit, bad events included as the slowest calls).", sa...),
+		ResultErrorRatio:     gauge("result_error_ratio", "Bad events (failed, dropped, cut-off, missed) over all events in the last finished iteration.", sa...),
+		ResultSuccessLatency: gauge("result_success_latency_seconds", "Exact latency statistic of successful calls only in the last finished iteration (NaN when none succeeded).", "scenario", "action", "stat"),
+		ResultSuccessSlope:   gauge("result_success_latency_slope", "Latency drift of successful calls only over the last finished iteration, seconds per second.", sa...),
+		ResultServedQPS:      gauge("result_served_qps", "Successful calls per second in the last finished iteration.", sa...),
+		ResultOfferedQPS:     gauge("result_offered_qps", "Arrivals per second an open loop's schedule offered in the last finished iteration.", sa...),
+		ResultEvents:         gauge("result_events", "Arrivals (open loops) or calls (closed loops) measured in the last finished iteration.", sa...),
+		ResultGeneratorLag:   gauge("result_generator_lag_seconds", "Exact generator lag of an open loop in the last finished iteration (stat p99 or max).", "scenario", "action", "stat"),
+		GeneratorFault:       gauge("generator_fault", "1 if the generator itself was late or fell behind in the last finished iteration (its verdicts are void), else 0.", sa...),
+		ResultCalls:          gauge("result_calls", "Calls finished in the last finished iteration.", sa...),
+		ResultDropped:        gauge("result_dropped", "Arrivals dropped in the last finished iteration.", sa...),
 
 		GuaranteeQPSMin:        gauge("guarantee_qps_min", "Configured minimum QPS.", sa...),
 		GuaranteeLatencyMax:    gauge("guarantee_latency_seconds_max", "Configured maximum of a latency statistic.", "scenario", "action", "stat"),
@@ -164,7 +191,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		BuildInfo:  gauge("build_info", "Always 1; labels describe the build.", "version", "revision", "goversion"),
 	}
 	reg.MustRegister(
-		m.Latency, m.Service, m.Lag,
+		m.Latency, m.Service, m.Lag, m.GeneratorLag, m.Reconnects,
+		m.ResultSuccessLatency, m.ResultSuccessSlope, m.ResultServedQPS, m.ResultOfferedQPS, m.ResultEvents, m.ResultGeneratorLag, m.GeneratorFault,
 		m.Calls, m.Errors, m.Retries, m.Dropped, m.Inflight, m.InflightMax,
 		m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio, m.ResultCalls, m.ResultDropped,
 		m.GuaranteeQPSMin, m.GuaranteeLatencyMax, m.GuaranteeSlopeMax, m.GuaranteeErrorRatioMax, m.GuaranteeOK,
@@ -230,7 +258,9 @@ func (m *Metrics) ForgetScenario(scenario string) {
 	l := prometheus.Labels{"scenario": scenario}
 	m.ForgetGuarantees(scenario)
 	for _, g := range []*prometheus.GaugeVec{m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio,
-		m.ResultCalls, m.ResultDropped, m.LastIteration, m.LastJudged, m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
+		m.ResultCalls, m.ResultDropped, m.ResultSuccessLatency, m.ResultSuccessSlope, m.ResultServedQPS,
+		m.ResultOfferedQPS, m.ResultEvents, m.ResultGeneratorLag, m.GeneratorFault, m.LastIteration, m.LastJudged,
+		m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
 		m.SweepQPS, m.SweepLatency} {
 		g.DeletePartialMatch(l)
 	}
@@ -238,10 +268,10 @@ func (m *Metrics) ForgetScenario(scenario string) {
 	// Live series too: a scenario removed from the configuration leaves
 	// nothing behind for dashboards and alerts to show.
 	for _, c := range []*prometheus.CounterVec{m.Calls, m.Errors, m.Retries, m.Dropped, m.TeardownFailures,
-		m.ViewMismatch, m.LoaderRows, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign} {
+		m.ViewMismatch, m.LoaderRows, m.KafkaMissing, m.KafkaDuplicate, m.KafkaForeign, m.Reconnects} {
 		c.DeletePartialMatch(l)
 	}
-	for _, h := range []*prometheus.HistogramVec{m.Latency, m.Service, m.Lag, m.FreshnessLag, m.KafkaE2E} {
+	for _, h := range []*prometheus.HistogramVec{m.Latency, m.Service, m.Lag, m.GeneratorLag, m.FreshnessLag, m.KafkaE2E} {
 		h.DeletePartialMatch(l)
 	}
 	m.Probe.forget(l)

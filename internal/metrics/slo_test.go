@@ -25,14 +25,14 @@ func TestSLOEventsCountEveryArrivalAfterWarmup(t *testing.T) {
 		in := start.Add(at)
 		r.Record(Outcome{Intended: in, Start: in, End: in.Add(latency), ErrClass: class, Open: true})
 	}
-	call(0, time.Second, "timeout")                // warm-up: counts nowhere
-	r.Drop(start.Add(500 * time.Millisecond))      // warm-up too
-	call(2*time.Second, 5*time.Millisecond, "")    // good for all three
-	call(2*time.Second, 10*time.Millisecond, "")   // at the p99 limit: good
-	call(2*time.Second, 20*time.Millisecond, "")   // bad for p99 only
-	call(2*time.Second, 60*time.Millisecond, "")   // bad for p99 and p95
-	call(2*time.Second, time.Millisecond, "40001") // failed: bad for all
-	r.Drop(start.Add(3 * time.Second))             // dropped: bad for all
+	call(0, time.Second, "timeout")                                          // warm-up: counts nowhere
+	r.Drop(start.Add(500*time.Millisecond), start.Add(500*time.Millisecond)) // warm-up too
+	call(2*time.Second, 5*time.Millisecond, "")                              // good for all three
+	call(2*time.Second, 10*time.Millisecond, "")                             // at the p99 limit: good
+	call(2*time.Second, 20*time.Millisecond, "")                             // bad for p99 only
+	call(2*time.Second, 60*time.Millisecond, "")                             // bad for p99 and p95
+	call(2*time.Second, time.Millisecond, "40001")                           // failed: bad for all
+	r.Drop(start.Add(3*time.Second), start.Add(3*time.Second))               // dropped: bad for all
 
 	for _, tc := range []struct {
 		stat      string
@@ -58,7 +58,7 @@ func TestSLOEventsCountEveryArrivalAfterWarmup(t *testing.T) {
 
 	// An action without objectives counts nothing and has no series.
 	other := m.NewRecorder("s", "b", start, 0)
-	other.Drop(start)
+	other.Drop(start, start)
 	if n := testutil.CollectAndCount(m.SLO.Bad); n != 3 {
 		t.Errorf("%d bad-event series, want 3: an action without objectives has none", n)
 	}

@@ -91,28 +91,68 @@ func (p *Postgres) Connect(ctx context.Context, setup []string) (*pgx.Conn, erro
 	return c, nil
 }
 
-// Pool opens a pool of at most size connections, each of which runs the
-// setup statements once when it is made (outside any measurement).
-func (p *Postgres) Pool(ctx context.Context, size int, setup []string) (*pgxpool.Pool, error) {
+// Pool opens a pool of size connections, each of which runs the setup
+// statements once when it is made (outside any measurement). The pool
+// keeps size connections (it replaces a broken one in the background) and
+// never retires a healthy one for its age or idleness, so a phase sees no
+// reconnect of its own making. afterConnect, if not nil, is called after
+// each connection is made and set up. Pool connects nothing itself: see
+// Fill.
+func (p *Postgres) Pool(ctx context.Context, size int, setup []string, afterConnect func()) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig("")
 	if err != nil {
 		return nil, err
 	}
 	pc.ConnConfig = p.cfg.Copy()
 	pc.MaxConns = int32(max(size, 1))
-	pc.MinConns = 0
+	pc.MinConns = 0 // Fill opens them, in parallel and under a deadline
+	pc.MaxConnLifetime = forever
+	pc.MaxConnIdleTime = forever
 	pc.HealthCheckPeriod = 5 * time.Second
-	if len(setup) > 0 {
-		pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-			for _, s := range setup {
-				if _, err := c.Exec(ctx, s); err != nil {
-					return fmt.Errorf("connection setup %q: %w", s, err)
-				}
+	pc.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		for _, s := range setup {
+			if _, err := c.Exec(ctx, s); err != nil {
+				return fmt.Errorf("connection setup %q: %w", s, err)
 			}
-			return nil
 		}
+		if afterConnect != nil {
+			afterConnect()
+		}
+		return nil
 	}
 	return pgxpool.NewWithConfig(ctx, pc)
+}
+
+// forever is a connection lifetime no phase reaches.
+const forever = 100 * 365 * 24 * time.Hour
+
+// Fill opens n of the pool's connections at once, each running its setup
+// statements, and returns them to the pool; it returns when all are made
+// or ctx is done, with the first error (one cause is enough: the others
+// are alike).
+func Fill(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	conns := make([]*pgxpool.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conns[i], errs[i] = pool.Acquire(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, c := range conns {
+		if c != nil {
+			c.Release()
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Ping opens a connection, runs an empty query and closes it, bounded by
