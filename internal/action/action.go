@@ -75,6 +75,11 @@ type Result struct {
 	Err error
 	// Retries lists the reasons of retries made inside the call.
 	Retries []string
+	// Censored is true when the end of the phase cut the call off before
+	// its outcome could be known through no doing of the target (a
+	// freshness probe whose marker no refresh within the phase could
+	// show): it is not an event, neither good nor bad.
+	Censored bool
 }
 
 // Registry maps kind names to kinds. It implements config.KindChecker, so

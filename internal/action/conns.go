@@ -38,9 +38,13 @@ func reconnected(env Env) {
 	}
 }
 
-// openPool opens a pool of size connections for the action and fills it
-// before the phase (see above); connections the pool makes after that are
-// reconnects.
+// openPool opens a pool of at most size connections for the action and,
+// before the phase (see above), as many as its load needs: an open loop's
+// env.Connections (its peak rate at its guarantees' latency), a closed
+// loop's slots; a pool_size far above that does not take a server's
+// connection slots for nothing. Connections the pool makes after that (a
+// broken one replaced, growth past what the load was sized for) are
+// counted as reconnects.
 func openPool(ctx context.Context, env Env, pg *target.Postgres, size int, setup []string) (*pgxpool.Pool, error) {
 	var filled atomic.Bool
 	pool, err := pg.Pool(ctx, size, setup, func() {
@@ -53,7 +57,11 @@ func openPool(ctx context.Context, env Env, pg *target.Postgres, size int, setup
 	}
 	fctx, cancel := setupCtx(ctx, env)
 	defer cancel()
-	if err := target.Fill(fctx, pool, max(size, 1)); err != nil && env.Log != nil {
+	n := min(size, max(env.Slots, 1))
+	if env.Open && env.Connections > 0 {
+		n = min(size, env.Connections)
+	}
+	if err := target.Fill(fctx, pool, max(n, 1)); err != nil && env.Log != nil {
 		env.Log.Warn("connections not ready at start", "action", env.Action, "target", pg.Name, "err", err)
 	}
 	filled.Store(true)

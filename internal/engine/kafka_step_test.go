@@ -203,7 +203,11 @@ func TestBuiltinKafkaScenario(t *testing.T) {
 	e := New(cfg, m, quiet)
 	sc := cfg.Scenario("kafka_produce_consume")
 	it := e.Iterate(context.Background(), sc, Stage{Setup: true, Teardown: true})
-	if it.Result != Pass {
+	switch {
+	case generatorBlamed(it):
+		// The machine was too loaded to pace the schedule: not a verdict.
+		t.Logf("result %s: %v", it.Result, it.Err)
+	case it.Result != Pass:
 		t.Fatalf("result %s: %v (verdicts %v)", it.Result, it.Err, it.Verdicts)
 	}
 	var produced int64

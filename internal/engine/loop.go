@@ -72,7 +72,7 @@ func openLoop(ctx context.Context, start time.Time, d, drain time.Duration, p pa
 			fin := time.Now()
 			inflight.Dec()
 			<-sem
-			if ctx.Err() != nil && res.Err != nil {
+			if (ctx.Err() != nil && res.Err != nil) || res.Censored {
 				return // stopped by pbenchd, not failed by the target
 			}
 			o := outcome(intended, called, fin, res, true)
@@ -134,7 +134,7 @@ func closedLoop(ctx context.Context, start time.Time, d, drain time.Duration, wo
 				res := run.Call(callCtx)
 				fin := time.Now()
 				inflight.Dec()
-				if ctx.Err() != nil && res.Err != nil {
+				if (ctx.Err() != nil && res.Err != nil) || res.Censored {
 					return // stopped by pbenchd, not failed by the target
 				}
 				o := outcome(begun, begun, fin, res, false)
