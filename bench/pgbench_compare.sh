@@ -318,7 +318,8 @@ run_pbenchd() {
     die "pbenchd once failed (run $rep)"
   }
   local row
-  # The summary table's row: │ select │ calls │ qps │ p50 │ p95 │ p99 │ max │ errors │ …
+  # The summary table's row: │ select │ calls │ offered/s │ served/s │ qps │
+  # p50 │ p95 │ p99 │ max │ errors │ …; the achieved rate is served/s.
   row=$(awk -F'│' '
     function ms(s) {
       gsub(/ /, "", s)
@@ -332,8 +333,8 @@ run_pbenchd() {
       return "-"
     }
     $2 ~ /^ *select *$/ {
-      c = $3; q = $4; e = $9; gsub(/ /, "", c); gsub(/ /, "", q); split(e, ee, " ")
-      print q, c, ee[1], ms($5), ms($6), ms($7), ms($8); exit
+      c = $3; q = $5; e = $11; gsub(/ /, "", c); gsub(/ /, "", q); split(e, ee, " ")
+      print q, c, ee[1], ms($7), ms($8), ms($9), ms($10); exit
     }' "$out")
   [ -n "$row" ] || {
     cat "$out" >&2
