@@ -22,7 +22,7 @@ test: test-deps
 # The race detector over the packages of the hot path (the pacers, the
 # loops, the recorder, the action runners). A new package on the hot path
 # joins RACE_PKGS.
-RACE_PKGS ?= ./internal/pace/... ./internal/engine/... ./internal/metrics/... ./internal/action/...
+RACE_PKGS ?= ./internal/pace/... ./internal/engine/... ./internal/metrics/... ./internal/action/... ./internal/loadgen/...
 test-race: test-deps
 	$(GO) test -race $(TESTFLAGS) $(RACE_PKGS)
 
