@@ -141,7 +141,7 @@ func (r *freshnessRunner) Call(ctx context.Context) Result {
 	m := r.marker(rng)
 	if _, err := r.wpool.Exec(ctx, r.spec.Write, m...); err != nil {
 		r.wpg.Observe(err)
-		return Result{Err: err}
+		return Result{Err: err, Censored: phase.Err() != nil}
 	}
 	// The write has committed (autocommit): the lag runs from here.
 	written := time.Now()
@@ -162,7 +162,9 @@ func (r *freshnessRunner) Call(ctx context.Context) Result {
 		}
 		if err != nil {
 			r.rpg.Observe(err)
-			return Result{From: written, Err: err}
+			// A read cut off by the end of the phase is censored like a
+			// wait (below).
+			return Result{From: written, Err: err, Censored: phase.Err() != nil}
 		}
 		select {
 		case <-ctx.Done():
