@@ -219,9 +219,7 @@ func (r *Recorder) Miss(from time.Time, n int64) {
 	}
 	r.dropped.Add(float64(n))
 	r.m.Errors.WithLabelValues(r.scenario, r.action, ClassMissed).Add(float64(n))
-	for range n {
-		r.slo.Drop()
-	}
+	r.slo.DropN(n)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.missed += n

@@ -158,3 +158,14 @@ func (e *SLOEvents) Drop() {
 		e.counters[i].bad.Inc()
 	}
 }
+
+// DropN counts n arrivals that were never run (the generator missed them):
+// bad against every objective.
+func (e *SLOEvents) DropN(n int64) {
+	if e == nil || n <= 0 {
+		return
+	}
+	for i := range e.counters {
+		e.counters[i].bad.Add(float64(n))
+	}
+}
