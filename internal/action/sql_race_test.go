@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/pgtest"
@@ -47,6 +48,22 @@ func TestReusedReplaceUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Connections replaced after a timeout close asynchronously (pgx
+	// sends Terminate and reads until the server hangs up, which it does
+	// once the sleep it was running ends): wait for those backends to go,
+	// so no closing goroutine outlives the test.
+	r.Close()
+	c := pgtest.Connect(t)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := c.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep($1::float8)' AND pid <> pg_backend_pid()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
 	if classes["timeout"] == 0 {
 		t.Errorf("no call timed out (%v): the test did not replace any connection", classes)
 	}
