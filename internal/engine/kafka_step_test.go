@@ -98,7 +98,7 @@ func TestTopicSetupTeardown(t *testing.T) {
 	}
 	for _, r := range it.Results {
 		if r.OK < 40 || r.Failed != 0 {
-			t.Errorf("%s: %d ok, %d failed; want about 50 ok and none failed (calls %d dropped %d p99 %v max %v)", r.Action, r.OK, r.Failed, r.Calls, r.Dropped, r.P99, r.Max)
+			t.Errorf("%s: %d ok, %d failed; want about 50 ok and none failed (calls %d dropped %d p99 %v max %v)", r.Action, r.OK, r.Failed, r.Calls, r.Dropped, r.SLO.P99, r.SLO.Max)
 		}
 	}
 	if err := e.Teardown(sc, time.Time{}); err != nil {
