@@ -171,6 +171,11 @@ var badCases = []badCase{
 		},
 	},
 	{
+		name:     "a probe above the pacing ceiling",
+		scenario: "probe_ceiling.yaml",
+		want:     []string{`{file}: phases[0].probe.ceiling: 1000000/s is above the 100000/s one action can be paced at: a probe that high would measure pbenchd, not the target`},
+	},
+	{
 		name:     "a probe with no SLO, and a phase with two bodies",
 		scenario: "probe_no_slo.yaml",
 		want: []string{

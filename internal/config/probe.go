@@ -22,7 +22,8 @@ type ProbePhase struct {
 	Arrivals string `koanf:"arrivals"`
 	// Start is the first rate tried (default 100/s).
 	Start pace.Rate `koanf:"start"`
-	// Ceiling is the highest rate tried (default 100000/s).
+	// Ceiling is the highest rate tried (default and at most 100000/s,
+	// PacingCeiling).
 	Ceiling pace.Rate `koanf:"ceiling"`
 	// Precision is the relative width at which the search stops (default
 	// 0.05: the capacity is known within 5 %).
@@ -124,6 +125,9 @@ func (sc *Scenario) validateProbe(c *Config, pk string, p *ProbePhase) []error {
 			field, msg, _ := strings.Cut(e.Error(), ": ")
 			bad(field, "%s", msg)
 		}
+	}
+	if sc := p.Search(); sc.Ceiling > PacingCeiling {
+		bad("ceiling", "%s is above the %d/s one action can be paced at: a probe that high would measure pbenchd, not the target", p.Ceiling, PacingCeiling)
 	}
 	if p.Step.D <= 0 && c.Run.Duration.D <= 0 {
 		bad("step", "missing: a probe needs a positive step duration like 10s")

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,40 @@ func TestProbeCapacityNull(t *testing.T) {
 			t.Logf("  %.1f/s %s: qps %.1f p99 %s error ratio %.4f", st.Rate, st.Outcome, st.Result.QPS, guarantee.Seconds(st.Result.SLO.P99), st.Result.ErrorRatio)
 		}
 		t.Errorf("capacity %.1f/s (%s) is not within 5%% of concurrency ÷ service time, %.1f–%.1f/s", p.Capacity, p.Reason, lo, hi)
+	}
+}
+
+// TestProbeGeneratorLimited: a probe whose first step is far beyond what
+// any generator can issue (10^8 arrivals a second of the null action, one
+// every 10 ns) ends generator-limited: the step's arrivals the generator
+// could not issue are missed, the iteration is an error that names the
+// generator, and no capacity is published.
+func TestProbeGeneratorLimited(t *testing.T) {
+	m := metrics.New(prometheus.NewRegistry())
+	e := New(&config.Config{Run: config.Run{SetupTimeout: config.Dur(time.Minute), TeardownTimeout: config.Dur(time.Minute)}}, m, quiet)
+	errRatio := 0.01
+	sc := &config.Scenario{Name: "probe_gen", Phases: []config.Phase{{Probe: &config.ProbePhase{
+		Arrivals: "periodic", Start: pace.PerSecond(1e8), Ceiling: pace.PerSecond(1e8),
+		Step: config.Dur(time.Second), MaxInflight: 64,
+		SLO:    &config.Guarantee{P99: config.Dur(time.Second), ErrorRatio: &errRatio},
+		Action: config.Action{Name: "null", Kind: "noop", Kinds: map[string]any{"noop": nil}},
+	}}}}
+	start := time.Now()
+	it := e.Iterate(context.Background(), sc, Stage{})
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the probe took %v; its one step has a deadline of 1 s plus its drain", took)
+	}
+	if len(it.Probes) != 1 {
+		t.Fatalf("result %s (%v), %d probes", it.Result, it.Err, len(it.Probes))
+	}
+	p := it.Probes[0]
+	if p.Reason != probe.Generator || len(p.Steps) != 1 || p.Steps[0].Outcome != probe.GeneratorLimited || p.Steps[0].Result.Missed == 0 {
+		t.Fatalf("probe ended %q after %d steps (%+v), want one generator-limited step with missed arrivals", p.Reason, len(p.Steps), p.Steps)
+	}
+	if it.Result != Error || it.Err == nil || !strings.Contains(it.Err.Error(), "generator-limited") {
+		t.Errorf("iteration %s (%v), want an error naming the generator", it.Result, it.Err)
+	}
+	if n := testutil.CollectAndCount(m.Probe.Capacity); n != 0 {
+		t.Errorf("%d capacity series published by a generator-limited probe, want none", n)
 	}
 }
