@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/guarantee"
 	"github.com/pbenchd/pbenchd/internal/loader"
+	"github.com/pbenchd/pbenchd/internal/loadgen"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
 	"github.com/pbenchd/pbenchd/internal/target"
@@ -411,24 +411,19 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	log.Info("phase started", "phase", name, "duration", d, "warmup", warmup, "actions", len(ps))
 	e.activity.set(sc.Name, fmt.Sprintf("phase %s of scenario %s: its calls in flight", name, sc.Name))
 	defer e.activity.set(sc.Name, "")
-	var wg sync.WaitGroup
+	phase := loadgen.Phase{Start: start, Duration: d, Drain: drain}
 	for _, p := range ps {
 		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)
 		if p.pacer != nil {
 			p.rec.SetSchedule(meanRate(p.pacer, warmup, d))
+			rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
+			phase.Open = append(phase.Open, openOf(p.pacer, rng, p.cap, p.run, p.rec))
+		} else {
+			phase.Closed = append(phase.Closed, closedOf(p.worker, p.run, p.rec))
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if p.pacer != nil {
-				rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
-				openLoop(ctx, start, d, drain, p.pacer, rng, p.cap, p.run, p.rec)
-			} else {
-				closedLoop(ctx, start, d, drain, p.worker, p.run, p.rec)
-			}
-		}()
 	}
-	wg.Wait()
+	// One scheduler paces every open loop of the phase.
+	loadgen.Run(ctx, phase)
 	end := start.Add(d)
 	out := make([]metrics.Result, 0, len(ps))
 	for _, p := range ps {

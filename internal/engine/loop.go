@@ -2,16 +2,24 @@ package engine
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pbenchd/pbenchd/internal/action"
+	"github.com/pbenchd/pbenchd/internal/loadgen"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/pace"
-	"github.com/pbenchd/pbenchd/internal/target"
 )
+
+// The loops live in loadgen: one scheduler for every open loop of a phase,
+// long-lived workers grown up to the cap (an arrival that finds none idle
+// is dropped, never queued), and closed-loop workers. The engine gives them
+// its runners and records what they measure in its Recorders, through
+// recorder shards so that the calls of an action do not all take one lock.
 
 // openLoop issues arrivals at the pacer's schedule from start until
 // start+d, whether or not earlier calls have returned. Each call is timed
@@ -25,64 +33,79 @@ import (
 // left are counted as missed (the generator's fault, not the target's).
 func openLoop(ctx context.Context, start time.Time, d, drain time.Duration, p pace.Pacer, rng *rand.Rand,
 	maxInflight int, run action.Runner, rec *metrics.Recorder) {
-	end := start.Add(d)
-	callCtx, cancel := context.WithDeadline(ctx, end.Add(drain))
-	defer cancel()
-	// Arrivals due before the end are still issued a little after it (a
-	// generator a few microseconds or a descheduling late is not behind
-	// its schedule), until late: then the rest are missed.
-	late := end.Add(min(drain/2, time.Second))
-	sem := make(chan struct{}, maxInflight)
-	inflight := rec.Inflight()
-	var wg sync.WaitGroup
-	defer precise()()
-	var prev time.Duration
-	for n := uint64(0); ; n++ {
-		off := p.Next(n, prev, rng)
-		prev = off
-		if off >= d {
-			break
-		}
-		intended := start.Add(off)
-		now := sleepUntil(ctx, intended)
-		if ctx.Err() != nil {
-			break
-		}
-		if !now.Before(late) {
-			// Well past the end of the phase, this arrival, due before
-			// it, was never issued: the generator could not keep up.
-			// Count it and those left (by the schedule's expectation:
-			// walking them one by one could take longer than the phase
-			// did).
-			rec.Miss(intended, 1+int64(math.Round(expectedArrivals(p, off, d))))
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			rec.Drop(intended, now)
-			continue
-		}
-		wg.Add(1)
-		inflight.Inc()
-		go func() {
-			defer wg.Done()
-			called := time.Now()
-			res := run.Call(callCtx)
-			fin := time.Now()
-			inflight.Dec()
-			<-sem
-			if (ctx.Err() != nil && res.Err != nil) || res.Censored {
-				return // stopped by pbenchd, not failed by the target
-			}
-			o := outcome(intended, called, fin, res, true)
-			if res.Err != nil && callCtx.Err() != nil {
-				o.ErrClass = metrics.ClassDrainCut
-			}
-			rec.Record(o)
-		}()
+	loadgen.Run(ctx, loadgen.Phase{Start: start, Duration: d, Drain: drain,
+		Open: []*loadgen.OpenLoop{openOf(p, rng, maxInflight, run, rec)}})
+}
+
+// closedLoop runs workers that each start their next call when the previous
+// one returns, until start+d. A call's latency is its service time. A call
+// still running drain past the end is cancelled and counts as drain_cut.
+// After a failed call a worker backs off, 1ms doubling to 1s, so a target
+// that fails fast is not hammered and does not starve the other actions;
+// the wait is not part of any call.
+func closedLoop(ctx context.Context, start time.Time, d, drain time.Duration, workers int,
+	run action.Runner, rec *metrics.Recorder) {
+	loadgen.Run(ctx, loadgen.Phase{Start: start, Duration: d, Drain: drain,
+		Closed: []*loadgen.ClosedLoop{closedOf(workers, run, rec)}})
+}
+
+func openOf(p pace.Pacer, rng *rand.Rand, maxInflight int, run action.Runner, rec *metrics.Recorder) *loadgen.OpenLoop {
+	return &loadgen.OpenLoop{
+		Pacer: p, Rng: rng, MaxInflight: maxInflight,
+		Run: gauged{run, rec.Inflight()}, NewSink: shards(rec),
+		Drop: rec.Drop, Miss: rec.Miss,
 	}
-	wg.Wait()
+}
+
+func closedOf(workers int, run action.Runner, rec *metrics.Recorder) *loadgen.ClosedLoop {
+	return &loadgen.ClosedLoop{Workers: workers, Run: gauged{run, rec.Inflight()}, NewSink: shards(rec)}
+}
+
+// shardsPerCore is how many recorder shards an action's workers share per
+// core: a shard holds three exact histograms (about 800 kB), so ten
+// thousand workers cannot have one each.
+const shardsPerCore = 4
+
+// shards deals an action's workers out over a few recorder shards.
+func shards(rec *metrics.Recorder) func() loadgen.Sink {
+	var mu sync.Mutex
+	var made []*metrics.Shard
+	n := 0
+	return func() loadgen.Sink {
+		mu.Lock()
+		defer mu.Unlock()
+		var sh *metrics.Shard
+		if len(made) < shardsPerCore*runtime.GOMAXPROCS(0) {
+			sh = rec.Shard()
+			made = append(made, sh)
+		} else {
+			sh = made[n%len(made)]
+		}
+		n++
+		return recSink{sh}
+	}
+}
+
+// gauged keeps the action's in-flight gauge.
+type gauged struct {
+	run action.Runner
+	g   prometheus.Gauge
+}
+
+func (r gauged) Call(ctx context.Context) action.Result {
+	r.g.Inc()
+	defer r.g.Dec()
+	return r.run.Call(ctx)
+}
+
+// recSink records a worker's calls in its recorder shard.
+type recSink struct{ sh *metrics.Shard }
+
+func (s recSink) Record(o loadgen.Outcome) {
+	s.sh.Record(metrics.Outcome{
+		Intended: o.Intended, Dispatched: o.Called, Start: o.Start, End: o.End,
+		ErrClass: o.ErrClass, Retries: o.Retries, Open: o.Open,
+	})
 }
 
 // expectedArrivals is the number of arrivals p's schedule expects in the
@@ -106,70 +129,4 @@ func meanRate(p pace.Pacer, from, to time.Duration) float64 {
 		sum += p.Mean(from + time.Duration((float64(i)+0.5)*h))
 	}
 	return sum / steps
-}
-
-// closedLoop runs workers that each start their next call when the previous
-// one returns, until start+d. A call's latency is its service time. A call
-// still running drain past the end is cancelled and counts as drain_cut. After a failed call a worker backs off,
-// 1ms doubling to 1s, so a target that fails fast is not hammered and does
-// not starve the other actions; the wait is not part of any call.
-func closedLoop(ctx context.Context, start time.Time, d, drain time.Duration, workers int,
-	run action.Runner, rec *metrics.Recorder) {
-	end := start.Add(d)
-	callCtx, cancel := context.WithDeadline(ctx, end.Add(drain))
-	defer cancel()
-	inflight := rec.Inflight()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var backoff time.Duration
-			for ctx.Err() == nil {
-				begun := time.Now()
-				if !begun.Before(end) {
-					return
-				}
-				inflight.Inc()
-				res := run.Call(callCtx)
-				fin := time.Now()
-				inflight.Dec()
-				if (ctx.Err() != nil && res.Err != nil) || res.Censored {
-					return // stopped by pbenchd, not failed by the target
-				}
-				o := outcome(begun, begun, fin, res, false)
-				if res.Err != nil && callCtx.Err() != nil {
-					// Cut off at the end of the drain: a call the worker
-					// made and the target did not serve in time.
-					o.ErrClass = metrics.ClassDrainCut
-					rec.Record(o)
-					return
-				}
-				rec.Record(o)
-				if res.Err == nil {
-					backoff = 0
-					continue
-				}
-				backoff = min(max(2*backoff, time.Millisecond), time.Second)
-				sleep(ctx, min(backoff, time.Until(end)))
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func outcome(intended, called, end time.Time, res action.Result, open bool) metrics.Outcome {
-	start := res.Start
-	if start.IsZero() {
-		start = called
-	}
-	if !res.From.IsZero() {
-		// The kind measures an interval of its own (see action.Result.From).
-		intended, called, start = res.From, res.From, res.From
-	}
-	o := metrics.Outcome{Intended: intended, Dispatched: called, Start: start, End: end, Retries: res.Retries, Open: open}
-	if res.Err != nil {
-		o.ErrClass = target.Classify(res.Err)
-	}
-	return o
 }

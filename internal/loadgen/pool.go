@@ -155,8 +155,8 @@ func (w *worker) call(a arrival) {
 	called := time.Now()
 	res := w.p.run.Call(w.p.callCtx)
 	end := time.Now()
-	if res.Err != nil && w.p.stopCtx.Err() != nil {
-		return // stopped by pbenchd, not failed by the target
+	if (res.Err != nil && w.p.stopCtx.Err() != nil) || res.Censored {
+		return // stopped by pbenchd, or censored: no event
 	}
 	o := outcome(a.intended, a.handed, called, end, res, true)
 	if res.Err != nil && w.p.callCtx.Err() != nil {

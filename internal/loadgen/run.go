@@ -103,8 +103,8 @@ func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink 
 		}
 		res := run.Call(callCtx)
 		fin := time.Now()
-		if ctx.Err() != nil && res.Err != nil {
-			return // stopped by pbenchd, not failed by the target
+		if (ctx.Err() != nil && res.Err != nil) || res.Censored {
+			return // stopped by pbenchd, or censored: no event
 		}
 		o := outcome(begun, begun, begun, fin, res, false)
 		if res.Err != nil && callCtx.Err() != nil {

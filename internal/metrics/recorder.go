@@ -66,12 +66,21 @@ type Recorder struct {
 
 	tap func(Outcome)
 
-	mu      sync.Mutex
+	open bool
+	rate float64 // the schedule's mean rate over the window (open loops)
+
+	mu sync.Mutex
+	exact
+	shards []*Shard
+}
+
+// exact is the exact per-iteration state of some of an action's calls: the
+// Recorder's own, and each Shard's. They merge exactly: counts and
+// histogram buckets add, extremes combine, the fits' sums add.
+type exact struct {
 	lat     dist                    // successful calls, from the intended start
 	taken   dist                    // successful calls, from when a worker took them up
 	lagHdr  *hdrhistogram.Histogram // generator lag of open-loop arrivals
-	open    bool
-	rate    float64 // the schedule's mean rate over the window (open loops)
 	ok      int64
 	failed  int64
 	drops   int64
@@ -81,6 +90,66 @@ type Recorder struct {
 	fit     linearFit     // successful calls
 	bad     linearFit     // x of bad events (their y is set at the end)
 	classes map[string]int64
+}
+
+func newExact() exact {
+	return exact{lat: newDist(), taken: newDist(), lagHdr: NewHDR(), classes: map[string]int64{}}
+}
+
+// merge adds o into e.
+func (e *exact) merge(o *exact) {
+	e.lat.merge(&o.lat)
+	e.taken.merge(&o.taken)
+	e.lagHdr.Merge(o.lagHdr)
+	e.ok += o.ok
+	e.failed += o.failed
+	e.drops += o.drops
+	e.missed += o.missed
+	e.retries += o.retries
+	e.maxAny = max(e.maxAny, o.maxAny)
+	e.fit.addFit(&o.fit)
+	e.bad.addFit(&o.bad)
+	for k, v := range o.classes {
+		e.classes[k] += v
+	}
+}
+
+// Shard is a part of a Recorder that some of an action's workers record
+// into, under a mutex of its own, so that the calls of an action do not
+// all take one lock; Result merges every shard exactly. The live
+// Prometheus series are the Recorder's, shared (their updates are atomic).
+type Shard struct {
+	r  *Recorder
+	mu sync.Mutex
+	exact
+}
+
+// Shard makes a new shard of the recorder; Result reads every shard.
+func (r *Recorder) Shard() *Shard {
+	sh := &Shard{r: r, exact: newExact()}
+	r.mu.Lock()
+	r.shards = append(r.shards, sh)
+	r.mu.Unlock()
+	return sh
+}
+
+// Record records one finished call into the shard.
+func (sh *Shard) Record(o Outcome) { record(sh.r, &sh.mu, &sh.exact, o) }
+
+// merged is the recorder's own exact state and every shard's, added up
+// into a copy.
+func (r *Recorder) merged() *exact {
+	e := newExact()
+	r.mu.Lock()
+	e.merge(&r.exact)
+	shards := r.shards
+	r.mu.Unlock()
+	for _, sh := range shards {
+		sh.mu.Lock()
+		e.merge(&sh.exact)
+		sh.mu.Unlock()
+	}
+	return &e
 }
 
 // NewRecorder starts recording an action's phase that began at start, with
@@ -97,10 +166,7 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 		slo:       m.SLO.Events(scenario, action),
 		start:     start,
 		measureAt: start.Add(warmup),
-		lat:       newDist(),
-		taken:     newDist(),
-		lagHdr:    NewHDR(),
-		classes:   map[string]int64{},
+		exact:     newExact(),
 	}
 }
 
@@ -122,6 +188,19 @@ func (d *dist) add(v time.Duration) {
 	_ = d.hdr.RecordValue(min(max(int64(v), 1), hdrMax))
 }
 
+// merge adds o into d.
+func (d *dist) merge(o *dist) {
+	if o.hdr.TotalCount() == 0 {
+		return
+	}
+	if d.hdr.TotalCount() == 0 || o.min < d.min {
+		d.min = o.min
+	}
+	d.max = max(d.max, o.max)
+	d.sum += o.sum
+	d.hdr.Merge(o.hdr)
+}
+
 // SetSchedule declares the action an open loop whose schedule offers, on
 // average over the measured window, rate arrivals per second. Call it
 // before the first Record.
@@ -140,7 +219,11 @@ func (r *Recorder) Inflight() prometheus.Gauge { return r.inflight }
 func (r *Recorder) Tap(f func(Outcome)) { r.tap = f }
 
 // Record records one finished call.
-func (r *Recorder) Record(o Outcome) {
+func (r *Recorder) Record(o Outcome) { record(r, &r.mu, &r.exact, o) }
+
+// record records one finished call into e, under mu (the Recorder's or a
+// shard's).
+func record(r *Recorder, mu *sync.Mutex, e *exact, o Outcome) {
 	if r.tap != nil {
 		r.tap(o)
 	}
@@ -172,23 +255,23 @@ func (r *Recorder) Record(o Outcome) {
 	}
 	r.slo.Record(latency, o.ErrClass == "")
 	x := o.Intended.Sub(r.start).Seconds()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if o.Open {
-		_ = r.lagHdr.RecordValue(min(max(int64(gl), 1), hdrMax))
+		_ = e.lagHdr.RecordValue(min(max(int64(gl), 1), hdrMax))
 	}
-	r.retries += int64(len(o.Retries))
-	r.maxAny = max(r.maxAny, latency)
+	e.retries += int64(len(o.Retries))
+	e.maxAny = max(e.maxAny, latency)
 	if o.ErrClass != "" {
-		r.failed++
-		r.classes[o.ErrClass]++
-		r.bad.add(x, 0)
+		e.failed++
+		e.classes[o.ErrClass]++
+		e.bad.add(x, 0)
 		return
 	}
-	r.ok++
-	r.lat.add(latency)
-	r.taken.add(o.End.Sub(taken))
-	r.fit.add(x, latency.Seconds())
+	e.ok++
+	e.lat.add(latency)
+	e.taken.add(o.End.Sub(taken))
+	e.fit.add(x, latency.Seconds())
 }
 
 // Drop records an arrival that was not run because of the in-flight cap,
@@ -339,51 +422,50 @@ func (r Result) Stat(name string) float64 { return r.SLO.Stat(name) }
 
 // Result computes the exact result of the window that ended at end.
 func (r *Recorder) Result(end time.Time) Result {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	e := r.merged()
 	window := end.Sub(r.measureAt)
-	events := r.ok + r.failed + r.drops + r.missed
+	events := e.ok + e.failed + e.drops + e.missed
 	res := Result{
 		Scenario: r.scenario, Action: r.action, Window: window, Open: r.open,
-		Events: events, Calls: r.ok + r.failed, OK: r.ok, Failed: r.failed,
-		Dropped: r.drops, Missed: r.missed, Retries: r.retries,
+		Events: events, Calls: e.ok + e.failed, OK: e.ok, Failed: e.failed,
+		Dropped: e.drops, Missed: e.missed, Retries: e.retries,
 		ErrorClasses:    map[string]int64{},
 		GeneratorLagP99: math.NaN(), GeneratorLagMax: math.NaN(),
 	}
-	for k, v := range r.classes {
+	for k, v := range e.classes {
 		res.ErrorClasses[k] = v
 	}
 	if window > 0 {
-		res.ServedQPS = float64(r.ok) / window.Seconds()
+		res.ServedQPS = float64(e.ok) / window.Seconds()
 		res.QPS = res.ServedQPS
 		if r.open {
 			res.Rate = r.rate
 			res.OfferedQPS = float64(events) / window.Seconds()
 			if events > 0 {
-				res.QPS = float64(r.ok) / float64(events) * r.rate
+				res.QPS = float64(e.ok) / float64(events) * r.rate
 			}
 		}
 	}
 	if events > 0 {
-		res.ErrorRatio = float64(events-r.ok) / float64(events)
+		res.ErrorRatio = float64(events-e.ok) / float64(events)
 	}
-	if r.ok > 0 {
-		res.Hist = r.lat.hdr.Clone()
+	if e.ok > 0 {
+		res.Hist = e.lat.hdr.Clone()
 	}
-	res.Success = r.latency(&r.lat, r.ok)
-	res.SLO = r.latency(&r.lat, events)
-	res.Taken = r.latency(&r.taken, events)
+	res.Success = e.latency(&e.lat, e.ok)
+	res.SLO = e.latency(&e.lat, events)
+	res.Taken = e.latency(&e.taken, events)
 	res.Taken.Slope = res.SLO.Slope
-	if r.open && r.lagHdr.TotalCount() > 0 {
-		res.GeneratorLagP99 = float64(quantile(r.lagHdr, 99, 0, time.Duration(r.lagHdr.Max()))) / 1e9
-		res.GeneratorLagMax = float64(r.lagHdr.Max()) / 1e9
+	if r.open && e.lagHdr.TotalCount() > 0 {
+		res.GeneratorLagP99 = float64(quantile(e.lagHdr, 99, 0, time.Duration(e.lagHdr.Max()))) / 1e9
+		res.GeneratorLagMax = float64(e.lagHdr.Max()) / 1e9
 	}
 	return res
 }
 
 // latency gives the statistics of the successful calls' distribution d
 // ranked among n events, the n − ok bad ones slower than any of them.
-func (r *Recorder) latency(d *dist, n int64) Latency {
+func (r *exact) latency(d *dist, n int64) Latency {
 	nan := math.NaN()
 	l := Latency{P50: nan, P95: nan, P99: nan, Max: nan, Avg: nan, Min: nan, Slope: nan}
 	if n == 0 || r.ok == 0 {
@@ -472,6 +554,15 @@ type linearFit struct {
 }
 
 func (f *linearFit) add(x, y float64) { f.addN(x, y, 1) }
+
+// addFit adds the points of o.
+func (f *linearFit) addFit(o *linearFit) {
+	f.n += o.n
+	f.sx += o.sx
+	f.sy += o.sy
+	f.sxx += o.sxx
+	f.sxy += o.sxy
+}
 
 // addN adds the point (x, y) w times.
 func (f *linearFit) addN(x, y, w float64) {
