@@ -19,6 +19,7 @@ import (
 
 const reportUsage = `Usage: pbenchd report ivm [--from URL|FILE]... [--format table|markdown|csv]
        pbenchd report merge [--concurrent] [--format table|markdown|csv|json] FILE…
+       pbenchd report capacity [--from URL|FILE]... [--curve] [--format table|markdown|csv|json]
 
 Prints the TPC-H IVM evaluation from the last iteration of each ivm_tpch_*
 scenario: a row per query and strategy with its scenario, verdict and view
@@ -35,6 +36,9 @@ put two runs side by side (e.g. SF 0.1 and SF 1).
 func runReport(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "merge" {
 		return runMerge(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "capacity" {
+		return runCapacity(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "ivm" {
 		fmt.Fprint(stderr, reportUsage)

@@ -308,6 +308,8 @@ func (sc *Scenario) needsTarget(kinds KindChecker) bool {
 		switch {
 		case ph.Sweep != nil:
 			actions = []Action{ph.Sweep.Action}
+		case ph.Probe != nil:
+			actions = []Action{ph.Probe.Action}
 		case ph.Load != nil:
 			actions = ph.Load.Actions
 		}

@@ -218,7 +218,7 @@ func (e *Engine) exportProbes(scenario string, ps []Probe) {
 		for i, st := range p.Steps {
 			step := fmt.Sprintf("%02d", i) // sorts as text in a table
 			r := st.Result
-			values := []float64{st.Rate, r.QPS, r.SLO.P50, r.SLO.P99, r.ErrorRatio}
+			values := []float64{st.Rate, r.ServedQPS, r.SLO.P50, r.SLO.P99, r.ErrorRatio}
 			for j, stat := range metrics.ProbeStats {
 				pm.Curve.WithLabelValues(scenario, p.Action, step, stat).Set(values[j])
 			}

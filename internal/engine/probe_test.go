@@ -100,8 +100,8 @@ func TestProbeCapacityPostgres(t *testing.T) {
 		t.Errorf("%d curve series, want %d (5 per step)", n, want)
 	}
 	last := loose.Steps[len(loose.Steps)-1]
-	if got := testutil.ToFloat64(m.Probe.Curve.WithLabelValues("probe_periodic", "sleep", fmt.Sprintf("%02d", len(loose.Steps)-1), "served")); got != last.Result.QPS {
-		t.Errorf("curve served at the last step %v, want %v", got, last.Result.QPS)
+	if got := testutil.ToFloat64(m.Probe.Curve.WithLabelValues("probe_periodic", "sleep", fmt.Sprintf("%02d", len(loose.Steps)-1), "served")); got != last.Result.ServedQPS {
+		t.Errorf("curve served at the last step %v, want %v", got, last.Result.ServedQPS)
 	}
 	tight := probeOf("poisson", 30*time.Millisecond)
 	if !(tight.Capacity < loose.Capacity) {
