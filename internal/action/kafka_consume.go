@@ -115,6 +115,9 @@ func (k kafkaConsumeKind) Build(ctx context.Context, raw any, env Env) (Runner, 
 	if err != nil {
 		return nil, err
 	}
+	// Connect to the brokers before the phase, as producers do; the
+	// group is joined at the first poll.
+	warmKafka(ctx, env, cl)
 	m := env.Metrics
 	if m == nil {
 		m = metrics.New(prometheus.NewRegistry())

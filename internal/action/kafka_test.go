@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -523,5 +524,24 @@ func TestKafkaCheck(t *testing.T) {
 				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
 		})
+	}
+}
+
+// TestKafkaConsumeConnectsAtBuild: a kafka_consume runner reaches the
+// brokers while it is built, before the phase, so no call's time holds the
+// first connection: the cluster sees a request before any call.
+func TestKafkaConsumeConnectsAtBuild(t *testing.T) {
+	e := newKafkaEnv(t, kfake.SeedTopics(1, "t"))
+	var seen atomic.Int64
+	for _, key := range []kmsg.Key{kmsg.ApiVersions, kmsg.Metadata} {
+		e.c.ControlKey(int16(key), func(kmsg.Request) (kmsg.Response, error, bool) {
+			e.c.KeepControl()
+			seen.Add(1)
+			return nil, nil, false // let the cluster answer
+		})
+	}
+	e.build(t, "kafka_consume", "consume", map[string]any{"topic": "t", "start": "beginning", "poll_timeout": "200ms"}, 1)
+	if seen.Load() == 0 {
+		t.Fatal("building a kafka_consume runner sent no request to the cluster: its first call would connect")
 	}
 }
