@@ -110,6 +110,14 @@ func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
 	if n != 1 {
 		errs = append(errs, fmt.Errorf("%s: needs exactly one of query, exec, transaction, statements (found %d)", path, n))
 	}
+	for _, st := range []struct{ key, sql string }{{"query", s.Query}, {"exec", s.Exec}} {
+		if st.sql != "" && strings.TrimSpace(st.sql) == "" {
+			bad(st.key, "empty statement: only white space")
+		}
+	}
+	if s.Timeout.Given() && s.Timeout.D == 0 {
+		bad("timeout", "%s would be no bound at all: give a positive duration, or leave it out for the default %s", s.Timeout, defaultTimeout)
+	}
 	for i, st := range s.Transaction {
 		if strings.TrimSpace(st) == "" {
 			bad(fmt.Sprintf("transaction[%d]", i), "empty statement")

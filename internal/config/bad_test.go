@@ -127,6 +127,31 @@ var badCases = []badCase{
 		},
 	},
 
+	// Flags, as they set config keys, are checked as the keys in a file.
+	{
+		name:  "warm-up not shorter than the duration, both overridden",
+		files: []string{"flags_window.yaml"},
+		want:  []string{`run.warmup: 20s must be shorter than run.duration 4s`},
+	},
+	{
+		name:  "a duration override of 0",
+		files: []string{"flags_duration_zero.yaml"},
+		want:  []string{`run.duration: 0s must be positive (leave it out to keep each phase's duration)`},
+	},
+	{
+		name:  "a warm-up override longer than a phase",
+		files: []string{"flags_warmup_only.yaml"},
+		want: []string{
+			`run.warmup: 20s must be shorter than the duration 10s of scenarios[0].phases[0].load`,
+			`run.warmup: 20s must be shorter than the step 15s of scenarios[0].phases[1].sweep`,
+		},
+	},
+	{
+		name:  "two files define one scenario",
+		files: []string{"scenario_twice.yaml"},
+		want:  []string{`testdata/bad/twice/two.yaml: name: scenario "twice" is already defined at testdata/bad/twice/one.yaml: name: rename one of them`},
+	},
+
 	// Scenario files.
 	{
 		name:     "unknown key in a scenario",
@@ -353,6 +378,64 @@ var badCases = []badCase{
 		name:     "unknown arrivals",
 		scenario: "arrivals_unknown.yaml",
 		want:     []string{`{file}: phases[0].load.actions[0].open.arrivals: "bursty" is not one of {arrivals}`},
+	},
+	{
+		name:     "mappings where a duration belongs",
+		scenario: "empty_mappings.yaml",
+		want: []string{
+			`{file}: guarantees.q.max: a mapping is not a duration like 120s or 500ms`,
+			`{file}: guarantees.q.p99: a list is not a duration like 120s or 500ms`,
+			`{file}: phases[0].load.warmup: a mapping is not a duration like 120s or 500ms`,
+		},
+	},
+	{
+		name:     "a boolean for a number, fractions for integers",
+		scenario: "weak_numbers.yaml",
+		want: []string{
+			`{file}: guarantees.a.qps: true is not a number`,
+			`{file}: phases[0].load.actions[0].open.max_inflight: 1.5 is not an integer`,
+			`{file}: phases[0].load.actions[1].closed.concurrency: 1.9 is not an integer`,
+			`{file}: phases[0].load.actions[1].report: 1 is not true or false`,
+		},
+	},
+	{
+		name:     "explicit zeros that would mean the default",
+		scenario: "explicit_zeros.yaml",
+		want: []string{
+			`{file}: phases[0].load.actions[0].open.max_inflight: 0 is not between 1 and 10000 (leave it out for the default: one second of arrivals, at least 1)`,
+			`{file}: phases[0].load.actions[1].closed.concurrency: 0 is not between 1 and 10000 (leave it out for the default: 1 worker)`,
+			`{file}: phases[0].load.actions[1].sql.timeout: 0s would be no bound at all: give a positive duration, or leave it out for the default 30s`,
+		},
+	},
+	{
+		name:     "template references that are not closed or not references",
+		scenario: "template_unclosed.yaml",
+		want: []string{
+			`{file}: phases[0].load.actions[0].sql: "{{ .rows" is not closed by "}}" (a reference is written {{ .name }})`,
+			`{file}: phases[0].load.actions[1].sql: "{{ rows + 1 }}" is not a template reference like {{ .name }}`,
+		},
+	},
+	{
+		name:     "statements of white space",
+		scenario: "sql_blank.yaml",
+		want: []string{
+			`{file}: phases[0].load.actions[0].sql.query: empty statement: only white space`,
+			`{file}: phases[0].load.actions[1].sql.exec: empty statement: only white space`,
+		},
+	},
+	{
+		name:     "phase and swept action names",
+		scenario: "phase_names.yaml",
+		want: []string{
+			`{file}: phases[0].name: "warm up" must be letters, digits and underscores`,
+			`{file}: phases[2].name: "steady" is already the name of phases[1]`,
+			`{file}: phases[2].sweep.action.name: "sweep-me" must be letters, digits and underscores`,
+		},
+	},
+	{
+		name:     "a second YAML document",
+		scenario: "two_documents.yaml",
+		want:     []string{`{file}: document 2 (after ---) would be ignored: a file holds one document (one scenario a file; several scenarios go in separate files or in a config's scenarios list)`},
 	},
 	{
 		name:     "several problems in a scenario file",

@@ -42,3 +42,7 @@ func (d Duration) String() string {
 
 // IsZero reports whether the duration is unset or zero.
 func (d Duration) IsZero() bool { return d.D == 0 }
+
+// Given reports whether the duration was written (as opposed to left
+// out), so that an explicit 0 can be told from a default.
+func (d Duration) Given() bool { return d.text != "" }

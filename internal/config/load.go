@@ -1,10 +1,13 @@
 package config
 
 import (
+	"bytes"
 	"encoding"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -239,7 +242,9 @@ func Load(o Options) (*Config, error) {
 	// A scenario defined again (in a user file or inline) replaces the
 	// earlier definition of the same name, so a user can override a
 	// built-in scenario without renaming it.
-	cfg.Catalog = dedupe(cfg.Catalog)
+	var dupErrs []error
+	cfg.Catalog, dupErrs, cfg.warnings = dedupe(cfg.Catalog)
+	errs = append(errs, dupErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(append(errs, scErrs...)...)
 	}
@@ -274,9 +279,26 @@ func envKey(k, v string) (string, any) {
 	return key, v
 }
 
-func dedupe(in []*Scenario) []*Scenario {
+// dedupe keeps the last definition of each scenario name. A user's
+// scenario may replace a built-in one of the same name (a warning says
+// so); two definitions from the user's own files are an error, since one
+// of them would be lost without a word.
+func dedupe(in []*Scenario) ([]*Scenario, []error, []string) {
 	last := map[string]int{}
+	var errs []error
+	var warns []string
 	for i, sc := range in {
+		if sc.Name == "" {
+			continue
+		}
+		if j, ok := last[sc.Name]; ok {
+			prev := in[j]
+			if strings.HasPrefix(prev.Source, "builtin:") && !strings.HasPrefix(sc.Source, "builtin:") {
+				warns = append(warns, fmt.Sprintf("%s: scenario %q replaces the built-in one of that name", sc.Key("name"), sc.Name))
+			} else {
+				errs = append(errs, fmt.Errorf("%s: scenario %q is already defined at %s: rename one of them", sc.Key("name"), sc.Name, prev.Key("name")))
+			}
+		}
 		last[sc.Name] = i
 	}
 	var out []*Scenario
@@ -285,13 +307,19 @@ func dedupe(in []*Scenario) []*Scenario {
 			out = append(out, sc)
 		}
 	}
-	return out
+	return out, errs, warns
 }
 
 func decodeScenario(b []byte, source, prefix string, cfg *Config) (*Scenario, error) {
 	ko := koanf.New(".")
 	if err := ko.Load(bytesProvider(b), yamlParser{}); err != nil {
-		return &Scenario{}, fmt.Errorf("%s: %w", joinPath(prefix, ""), err)
+		// The name, if it can be read, keeps the scenario known, so that
+		// run.scenarios naming it is not a second problem.
+		var head struct {
+			Name string `yaml:"name"`
+		}
+		_ = yaml.NewDecoder(bytes.NewReader(b)).Decode(&head)
+		return &Scenario{Name: head.Name}, fmt.Errorf("%s: %w", joinPath(prefix, ""), err)
 	}
 	return expandAndDecode(ko.Raw(), source, prefix, cfg)
 }
@@ -300,7 +328,7 @@ func decodeScenario(b []byte, source, prefix string, cfg *Config) (*Scenario, er
 // decodes it.
 func expandAndDecode(raw map[string]any, source, prefix string, cfg *Config) (*Scenario, error) {
 	name, _ := raw["name"].(string)
-	raw, gaps, errs := expandScenario(raw, prefix, cfg.Targets, cfg.Vars[name])
+	raw, gaps, warns, errs := expandScenario(raw, prefix, cfg.Targets, cfg.Vars[name])
 	if len(errs) > 0 {
 		return &Scenario{Name: name}, errors.Join(errs...)
 	}
@@ -311,7 +339,52 @@ func expandAndDecode(raw map[string]any, source, prefix string, cfg *Config) (*S
 	sc.Source = source
 	sc.Path = prefix
 	sc.FlavorGaps = gaps
+	sc.Warnings = warns
+	sc.zeros = explicitZeros(raw, prefix)
 	return sc, nil
+}
+
+// explicitZeros finds the settings whose zero value would silently mean
+// "the default" (decoding cannot tell 0 from absent): concurrency and
+// max_inflight. Writing 0 is an error, not a request for the default.
+func explicitZeros(raw map[string]any, prefix string) []error {
+	var errs []error
+	phases, _ := raw["phases"].([]any)
+	for i, p := range phases {
+		pm, _ := p.(map[string]any)
+		load, _ := pm["load"].(map[string]any)
+		actions, _ := load["actions"].([]any)
+		for j, a := range actions {
+			am, _ := a.(map[string]any)
+			for _, z := range []struct{ loop, key, dflt string }{
+				{"closed", "concurrency", "1 worker"},
+				{"open", "max_inflight", "one second of arrivals, at least 1"},
+			} {
+				lm, _ := am[z.loop].(map[string]any)
+				if v, ok := lm[z.key]; ok && isZero(v) {
+					key := fmt.Sprintf("phases[%d].load.actions[%d].%s.%s", i, j, z.loop, z.key)
+					errs = append(errs, fmt.Errorf("%s: 0 is not between 1 and %d (leave it out for the default: %s)", joinPath(prefix, key), maxInflightCeiling, z.dflt))
+				}
+			}
+		}
+	}
+	return errs
+}
+
+func isZero(v any) bool {
+	switch v := v.(type) {
+	case int:
+		return v == 0
+	case int64:
+		return v == 0
+	case uint64:
+		return v == 0
+	case float64:
+		return v == 0
+	case string:
+		return strings.TrimSpace(v) == "0"
+	}
+	return false
 }
 
 // decode unmarshals strictly (unknown keys are errors) and rewrites the
@@ -328,6 +401,7 @@ func decode(ko *koanf.Koanf, prefix string, out any) error {
 func Decode(raw any, prefix string, out any) error {
 	dc := &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			strictScalars,
 			mappingOnly,
 			numberAsText,
 			mapstructure.TextUnmarshallerHookFunc(),
@@ -351,6 +425,64 @@ func Decode(raw any, prefix string, out any) error {
 	// random map order: sort, so that a file always gives the same error.
 	slices.SortStableFunc(lines, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(lines...)
+}
+
+// strictScalars refuses the conversions the weakly typed decoder would
+// make silently: a mapping or list where text (a duration, a rate) belongs
+// (`max: {}` would be no limit), true or false where a number belongs
+// (`qps: true` would be 1), a fraction where an integer belongs
+// (`concurrency: 1.9` would be 1) and a number where true or false
+// belongs. Text from the environment ("2", "true") still converts.
+func strictScalars(from, to reflect.Type, data any) (any, error) {
+	if data == nil {
+		return data, nil
+	}
+	fk, tk := from.Kind(), to.Kind()
+	if reflect.PointerTo(to).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		switch fk {
+		case reflect.Map, reflect.Slice, reflect.Bool:
+			return nil, fmt.Errorf("%s is not %s", show(data), textWord(to))
+		}
+		return data, nil
+	}
+	switch {
+	case isInt(tk) && fk == reflect.Bool, isFloat(tk) && fk == reflect.Bool:
+		return nil, fmt.Errorf("%v is not %s", data, kindWord(to))
+	case isInt(tk) && isFloat(fk):
+		f := reflect.ValueOf(data).Float()
+		if f != math.Trunc(f) {
+			return nil, fmt.Errorf("%v is not an integer", data)
+		}
+	case tk == reflect.Bool && (isInt(fk) || isFloat(fk)):
+		return nil, fmt.Errorf("%v is not true or false", data)
+	}
+	return data, nil
+}
+
+func isInt(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+func isFloat(k reflect.Kind) bool { return k == reflect.Float32 || k == reflect.Float64 }
+
+// textWord names what a text type expects, for messages: its own
+// message for a value that is no text at all, without the value.
+func textWord(t reflect.Type) string {
+	u := reflect.New(t).Interface().(encoding.TextUnmarshaler)
+	err := u.UnmarshalText([]byte("\x00"))
+	if err == nil {
+		return "text"
+	}
+	// The types say `"x" is not a duration like 120s…`: keep what follows.
+	if _, rest, ok := strings.Cut(err.Error(), " is not "); ok {
+		return rest
+	}
+	return "text"
 }
 
 // numberAsText lets a text type (a rate, a duration) be written as a bare
@@ -442,8 +574,24 @@ type yamlParser struct{}
 
 func (yamlParser) Unmarshal(b []byte) (map[string]any, error) {
 	var v any
-	if err := yaml.Unmarshal(b, &v); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&v); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
+	}
+	// A second document would be ignored: one file is one document. An
+	// empty one (a trailing ---) holds nothing to lose.
+	for n := 2; ; n++ {
+		var more any
+		err := dec.Decode(&more)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if more != nil {
+			return nil, fmt.Errorf("document %d (after ---) would be ignored: a file holds one document (one scenario a file; several scenarios go in separate files or in a config's scenarios list)", n)
+		}
 	}
 	switch v := v.(type) {
 	case nil:

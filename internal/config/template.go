@@ -26,17 +26,35 @@ const byFlavorKey = "by_flavor"
 // varRef matches a variable reference: {{ .name }}.
 var varRef = regexp.MustCompile(`\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
 
+// oldRef matches the older syntax without the dot, {{name}}, accepted
+// with a warning.
+var oldRef = regexp.MustCompile(`\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+
+// templateStart matches what begins a template reference, "{{" then a
+// name or a dot, so that an unclosed or malformed one is an error at load
+// time rather than a syntax error from the server. "{{1,2},{3,4}}" (a
+// PostgreSQL array literal) and JSON do not look like one.
+var templateStart = regexp.MustCompile(`\{\{\s*[.A-Za-z_]`)
+
+// loadStep matches the key path of a load step: its {{ .table }} and
+// {{ .i }} belong to the loader (the table and its number), not to the
+// scenario's variables.
+var loadStep = regexp.MustCompile(`(^|[ .])(setup|teardown)\[\d+\]\.load(\.|$)`)
+
+// loaderVars are the names the loader fills in a load step.
+var loaderVars = []string{"i", "table"}
+
 // expandScenario resolves variables and flavours in a scenario's raw YAML
 // before it is decoded. Variables come from the scenario's `vars` with
 // overrides applied; a reference to an undeclared variable, or an override
 // of one, is an error naming it.
-func expandScenario(raw map[string]any, prefix string, targets map[string]Target, overrides map[string]any) (map[string]any, []string, []error) {
+func expandScenario(raw map[string]any, prefix string, targets map[string]Target, overrides map[string]any) (map[string]any, []string, []string, []error) {
 	var errs []error
 	vars := map[string]any{}
 	if v, ok := raw["vars"]; ok {
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, nil, []error{fmt.Errorf("%s: %s is not a mapping of variable names to values", joinPath(prefix, "vars"), show(v))}
+			return nil, nil, nil, []error{fmt.Errorf("%s: %s is not a mapping of variable names to values", joinPath(prefix, "vars"), show(v))}
 		}
 		for k, val := range m {
 			vars[k] = val
@@ -60,7 +78,7 @@ func expandScenario(raw map[string]any, prefix string, targets map[string]Target
 			flavor = "postgres"
 		}
 	}
-	x := &expander{vars: vars, names: names, targets: targets}
+	x := &expander{vars: vars, names: names, targets: targets, warned: map[string]bool{}}
 	out := map[string]any{}
 	for _, k := range sortedKeys(raw) {
 		if k == "vars" {
@@ -72,7 +90,7 @@ func expandScenario(raw map[string]any, prefix string, targets map[string]Target
 			out[k] = v
 		}
 	}
-	return out, x.gaps, append(errs, x.errs...)
+	return out, x.gaps, x.warns, append(errs, x.errs...)
 }
 
 type expander struct {
@@ -81,6 +99,8 @@ type expander struct {
 	targets map[string]Target
 	errs    []error
 	gaps    []string
+	warns   []string
+	warned  map[string]bool // old-syntax warnings given, by path
 }
 
 // walk returns the expanded value and whether it is kept (false for a
@@ -153,18 +173,34 @@ func (x *expander) pick(fv any, path, flavor string) (any, bool) {
 
 // subst replaces {{ .name }} references. A string that is one reference
 // and nothing else takes the variable's value with its type (a number
-// stays a number).
+// stays a number). The older {{name}} is read the same way, with a
+// warning; anything else that starts like a reference is an error.
 func (x *expander) subst(s, path string) any {
 	if !strings.Contains(s, "{{") {
 		return s
 	}
+	inLoad := loadStep.MatchString(path)
+	// The older syntax becomes the current one first, once warned about.
+	s = oldRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := oldRef.FindStringSubmatch(ref)[1]
+		if !x.warned[path] {
+			x.warned[path] = true
+			x.warns = append(x.warns, fmt.Sprintf("%s: %s is the older template syntax; write {{ .%s }}", path, ref, name))
+		}
+		return "{{ ." + name + " }}"
+	})
 	if m := varRef.FindStringSubmatch(s); m != nil && m[0] == strings.TrimSpace(s) {
 		if v, ok := x.vars[m[1]]; ok {
 			return v
 		}
 	}
-	return varRef.ReplaceAllStringFunc(s, func(ref string) string {
+	out := varRef.ReplaceAllStringFunc(s, func(ref string) string {
 		name := varRef.FindStringSubmatch(ref)[1]
+		if inLoad && slices.Contains(loaderVars, name) {
+			if _, ok := x.vars[name]; !ok {
+				return ref // the loader's own
+			}
+		}
 		v, ok := x.vars[name]
 		if !ok {
 			x.errs = append(x.errs, fmt.Errorf("%s: %s: unknown variable %q (vars: %s)", path, ref, name, listOrNone(x.names)))
@@ -172,6 +208,27 @@ func (x *expander) subst(s, path string) any {
 		}
 		return fmt.Sprint(v)
 	})
+	// What is left that starts like a reference is not one.
+	rest := varRef.ReplaceAllString(s, "")
+	if loc := templateStart.FindStringIndex(rest); loc != nil {
+		frag := rest[loc[0]:]
+		if end := strings.Index(frag, "}}"); end >= 0 {
+			frag = frag[:end+2]
+			x.errs = append(x.errs, fmt.Errorf("%s: %q is not a template reference like {{ .name }}", path, elide(frag, 40)))
+		} else {
+			x.errs = append(x.errs, fmt.Errorf("%s: %q is not closed by \"}}\" (a reference is written {{ .name }})", path, elide(strings.TrimRight(frag, " \n"), 40)))
+		}
+	}
+	return out
+}
+
+// elide shortens s to at most n runes, marking the cut with "…".
+func elide(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func listOrNone(s []string) string {

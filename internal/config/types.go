@@ -35,6 +35,20 @@ type Config struct {
 	// broken names the scenarios that did not decode: known, so that
 	// run.scenarios naming one is not a second problem.
 	broken map[string]bool
+	// warnings are things Load accepted that a person should hear about.
+	warnings []string
+}
+
+// Warnings lists what Load accepted but a person should know (a built-in
+// scenario replaced, an old template syntax, a guarantee that an override
+// makes unreachable), one a line with its key path. `pbenchd check`
+// prints them; run and once log them.
+func (c *Config) Warnings() []string {
+	out := append([]string{}, c.warnings...)
+	for _, sc := range c.Catalog {
+		out = append(out, sc.Warnings...)
+	}
+	return out
 }
 
 // Target is a named connection to a system under test.
@@ -202,6 +216,12 @@ type Scenario struct {
 	// FlavorGaps lists by_flavor choices with nothing for the target's
 	// flavour: the scenario cannot run there.
 	FlavorGaps []string `koanf:"-"`
+	// Warnings are what loading accepted in this scenario but a person
+	// should know, with key paths.
+	Warnings []string `koanf:"-"`
+	// zeros are explicit zeros that decoding cannot tell from absent
+	// keys, found in the raw YAML and reported by validation.
+	zeros []error
 }
 
 // Step is one setup or teardown step: SQL, a Kafka topic, or a data load.

@@ -108,6 +108,13 @@ func (c *Config) Validate(kinds KindChecker) error {
 	if c.Run.Iterations < 0 {
 		bad("run.iterations", "%d must not be negative", c.Run.Iterations)
 	}
+	// A flag says what it means or is refused, as the same key in a file is.
+	if c.Run.Duration.text != "" && c.Run.Duration.D == 0 {
+		bad("run.duration", "%s must be positive (leave it out to keep each phase's duration)", c.Run.Duration)
+	}
+	if c.Run.Warmup != nil && c.Run.Duration.D > 0 && c.Run.Warmup.D >= c.Run.Duration.D {
+		bad("run.warmup", "%s must be shorter than run.duration %s", c.Run.Warmup, c.Run.Duration)
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -170,7 +177,61 @@ func (c *Config) Validate(kinds KindChecker) error {
 	for _, sc := range c.Catalog {
 		errs = append(errs, sc.validate(c, kinds, selected[sc.Name])...)
 	}
+	if len(errs) == 0 {
+		for _, sc := range c.Selected() {
+			c.warnings = append(c.warnings, c.unreachable(sc)...)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// unreachable warns of qps guarantees that an open loop's schedule cannot
+// meet: the arrivals it offers after warm-up, on average, are fewer a
+// second than the guarantee asks for. An override (--rate, --duration,
+// --warmup) is the usual cause, so the warning names it.
+func (c *Config) unreachable(sc *Scenario) []string {
+	var out []string
+	for i, ph := range sc.Phases {
+		if ph.Load == nil {
+			continue
+		}
+		d, warmup := ph.Load.Duration, ph.Load.Warmup
+		if c.Run.Duration.D > 0 {
+			d = c.Run.Duration
+		}
+		if c.Run.Warmup != nil {
+			warmup = *c.Run.Warmup
+		}
+		for j, a := range ph.Load.Actions {
+			g, ok := sc.Guarantees[a.Name]
+			if !ok || g.QPS <= 0 || a.Open == nil || d.D <= warmup.D {
+				continue
+			}
+			spec := a.Open.Spec
+			from := sc.Key(fmt.Sprintf("phases[%d].load.actions[%d].open", i, j))
+			if r, ok := c.Run.Rates[sc.Name][a.Name]; ok {
+				spec.Rate = r
+				from = fmt.Sprintf("run.rates.%s.%s (--rate)", sc.Name, a.Name)
+			}
+			p, err := pace.New(spec)
+			if err != nil {
+				continue
+			}
+			// The mean offered rate over the measured window, from 1000
+			// evenly spaced samples (exact for constant shapes).
+			const n = 1000
+			sum := 0.0
+			for k := range n {
+				t := warmup.D + time.Duration(float64(d.D-warmup.D)*(float64(k)+0.5)/n)
+				sum += p.Mean(t)
+			}
+			if mean := sum / n; mean < g.QPS {
+				out = append(out, fmt.Sprintf("%s: %g cannot be met: %s offers %.4g/s on average (%s)",
+					sc.Key("guarantees."+a.Name+".qps"), g.QPS, from, mean, p))
+			}
+		}
+	}
+	return out
 }
 
 func (c *Config) names() []string {
@@ -355,6 +416,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 	if sc.Target != "" || sc.needsTarget(kinds) {
 		checkTarget("target", sc.Target)
 	}
+	errs = append(errs, sc.zeros...)
 	if selected {
 		for _, g := range sc.FlavorGaps {
 			errs = append(errs, errors.New(g))
@@ -404,8 +466,17 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		bad("phases", "missing: a scenario needs at least one load phase")
 	}
 	seen := map[string]string{}
+	phaseNames := map[string]string{}
 	for i, ph := range sc.Phases {
 		pk := fmt.Sprintf("phases[%d]", i)
+		// Phase names become metric labels, as action names do.
+		if ph.Name != "" && !validName(ph.Name) {
+			bad(pk+".name", "%q must be letters, digits and underscores", ph.Name)
+		} else if pn := sc.PhaseName(i); phaseNames[pn] != "" {
+			bad(pk+".name", "%q is already the name of %s", pn, phaseNames[pn])
+		} else {
+			phaseNames[pn] = pk
+		}
 		if n := btoi(ph.Load != nil) + btoi(ph.Sweep != nil) + btoi(ph.Probe != nil); n > 1 {
 			bad(pk, "has %d of load, sweep and probe: a phase is exactly one", n)
 		}
@@ -447,11 +518,14 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			if sw.Step.D > 0 && sw.Warmup.D >= sw.Step.D {
 				bad(pk+".sweep.warmup", "%s must be shorter than the step %s", sw.Warmup, sw.Step)
 			}
+			errs = append(errs, c.overrideWindow(sc, pk+".sweep", "step", sw.Step, sw.Warmup, selected)...)
 			a := &sw.Action
 			ak := pk + ".sweep.action"
 			switch {
 			case a.Name == "":
 				bad(ak+".name", "missing")
+			case !validName(a.Name):
+				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
 			case seen[a.Name] != "":
 				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
 			default:
@@ -478,6 +552,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		if l.Duration.D > 0 && l.Warmup.D >= l.Duration.D {
 			bad(pk+".load.warmup", "%s must be shorter than the duration %s", l.Warmup, l.Duration)
 		}
+		errs = append(errs, c.overrideWindow(sc, pk+".load", "duration", l.Duration, l.Warmup, selected)...)
 		if len(l.Actions) == 0 {
 			bad(pk+".load.actions", "missing: a load phase needs at least one action")
 		}
@@ -598,6 +673,31 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		}
 	}
 	return errs
+}
+
+// overrideWindow checks a phase's window once run.duration and
+// run.warmup (--duration, --warmup) are applied: a warm-up that fills the
+// whole phase is an error, as it is in a file, not a warm-up of 0.
+func (c *Config) overrideWindow(sc *Scenario, pk, durKey string, d, warmup Duration, selected bool) []error {
+	if !selected || (c.Run.Warmup == nil && c.Run.Duration.D <= 0) {
+		return nil
+	}
+	if c.Run.Duration.D > 0 {
+		d = c.Run.Duration
+	}
+	if c.Run.Warmup != nil {
+		warmup = *c.Run.Warmup
+	}
+	if d.D <= 0 || warmup.D < d.D {
+		return nil
+	}
+	switch {
+	case c.Run.Warmup != nil && c.Run.Duration.D > 0:
+		return nil // reported once, at run.warmup
+	case c.Run.Warmup != nil:
+		return []error{fmt.Errorf("run.warmup: %s must be shorter than the %s %s of %s", warmup, durKey, d, sc.Key(pk))}
+	}
+	return []error{fmt.Errorf("run.duration: %s must be longer than the warm-up %s of %s", d, warmup, sc.Key(pk))}
 }
 
 func (sc *Scenario) checkKind(a *Action, ak string, kinds KindChecker, t Target) []error {

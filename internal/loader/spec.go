@@ -14,7 +14,7 @@ import (
 // what [Load] takes.
 //
 //	load:
-//	  table: items            # or tables: {pattern: "collection{{i}}", count: 100}
+//	  table: items            # or tables: {pattern: "collection{{ .i }}", count: 100}
 //	  rows: 1000000
 //	  workers: 4
 //	  mode: auto
@@ -22,7 +22,7 @@ import (
 //	    - {name: id, kind: sequence}
 //	    - {name: qty, kind: uniform_int, min: 1, max: 50}
 //	  primary_key: [id]
-//	  indexes: ["CREATE INDEX ON {{table}} (qty)"]
+//	  indexes: ["CREATE INDEX ON {{ .table }} (qty)"]
 type Spec struct {
 	// Table is the table's name, optionally schema-qualified. Exactly one
 	// of Table and Tables is set.
@@ -46,7 +46,7 @@ type Spec struct {
 	Columns []ColumnSpec `koanf:"columns"`
 	// PrimaryKey names the primary key's columns, built after the data.
 	PrimaryKey []string `koanf:"primary_key"`
-	// Indexes are statements run after the data, with {{table}} standing
+	// Indexes are statements run after the data, with {{ .table }} standing
 	// for the table.
 	Indexes []string `koanf:"indexes"`
 	// Unlogged loads the data without WAL and sets the table LOGGED after.
@@ -55,10 +55,10 @@ type Spec struct {
 	Analyze *bool `koanf:"analyze"`
 }
 
-// TableSet names Count tables by Pattern, with {{i}} replaced by Start,
+// TableSet names Count tables by Pattern, with {{ .i }} replaced by Start,
 // Start+1, … Start+Count-1.
 type TableSet struct {
-	// Pattern is the table name with {{i}} standing for the number.
+	// Pattern is the table name with {{ .i }} standing for the number.
 	Pattern string `koanf:"pattern"`
 	// Count is the number of tables, at least 1.
 	Count int `koanf:"count"`
@@ -129,7 +129,7 @@ func (s *Spec) Names() []string {
 	}
 	names := make([]string, 0, max(s.Tables.Count, 0))
 	for i := range max(s.Tables.Count, 0) {
-		names = append(names, strings.ReplaceAll(s.Tables.Pattern, "{{i}}", fmt.Sprint(s.Tables.Start+i)))
+		names = append(names, numberRef.ReplaceAllLiteralString(s.Tables.Pattern, fmt.Sprint(s.Tables.Start+i)))
 	}
 	return names
 }
@@ -158,8 +158,8 @@ func (s *Spec) Validate(path string, others ...*Spec) error {
 	case s.Table != "" && s.Tables != nil:
 		v.add("%s: both table %q and tables are set; set one", path, s.Table)
 	case s.Tables != nil:
-		if !strings.Contains(s.Tables.Pattern, "{{i}}") {
-			v.add("%s: %q has no {{i}} to number the tables by", at("tables.pattern"), s.Tables.Pattern)
+		if !numberRef.MatchString(s.Tables.Pattern) {
+			v.add("%s: %q has no {{ .i }} to number the tables by", at("tables.pattern"), s.Tables.Pattern)
 		}
 		if s.Tables.Count < 1 {
 			v.add("%s: %d must be at least 1", at("tables.count"), s.Tables.Count)
@@ -222,8 +222,8 @@ func (s *Spec) Validate(path string, others ...*Spec) error {
 		}
 	}
 	for i, ix := range s.Indexes {
-		if !strings.Contains(ix, "{{table}}") {
-			v.add("%s[%d]: %q has no {{table}} to stand for the table", at("indexes"), i, ix)
+		if !tableRef.MatchString(ix) {
+			v.add("%s[%d]: %q has no {{ .table }} to stand for the table", at("indexes"), i, ix)
 		}
 	}
 	return v.err()

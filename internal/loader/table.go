@@ -2,6 +2,7 @@ package loader
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -25,9 +26,9 @@ type Table struct {
 	Rows func(r Range) RowSource
 	// PrimaryKey names the primary key's columns; empty means none.
 	PrimaryKey []string
-	// Indexes are statements run after the data, in order, with {{table}}
+	// Indexes are statements run after the data, in order, with {{ .table }}
 	// replaced by the quoted (staging) table name, e.g.
-	// "CREATE INDEX ON {{table}} (qty)". Indexes named automatically by
+	// "CREATE INDEX ON {{ .table }} (qty)". Indexes named automatically by
 	// PostgreSQL are renamed with the table.
 	Indexes []string
 	// Unlogged loads into an UNLOGGED table (no WAL for the data) and sets it
@@ -166,7 +167,14 @@ func (t *Table) columnNames() []string {
 	return names
 }
 
-// Expand replaces {{table}} in stmt by the quoted name.
+// tableRef and numberRef are the loader's placeholders, {{ .table }} and
+// {{ .i }}; the older {{ .table }} and {{i}} are read too.
+var (
+	tableRef  = regexp.MustCompile(`\{\{\s*\.?table\s*\}\}`)
+	numberRef = regexp.MustCompile(`\{\{\s*\.?i\s*\}\}`)
+)
+
+// Expand replaces {{ .table }} in stmt by the quoted name.
 func Expand(stmt, name string) string {
-	return strings.ReplaceAll(stmt, "{{table}}", identifier(name).Sanitize())
+	return tableRef.ReplaceAllLiteralString(stmt, identifier(name).Sanitize())
 }
