@@ -319,8 +319,8 @@ func TestOnce(t *testing.T) {
 		})
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"once", "--config", cfg, "--scenarios", "e2e_once_pass", "--duration", "2s", "--warmup", "0s"}, &stdout, &stderr)
-		if code != 1 {
-			t.Errorf("exit code %d, want 1", code)
+		if code != exitError {
+			t.Errorf("exit code %d, want %d (an iteration error)", code, exitError)
 		}
 		checkLines(t, "stdout", stdout.String(), []string{"scenario e2e_once_pass: ERROR (", "  error: target down: pg: "}, false)
 		if !strings.Contains(stdout.String(), "connection refused") {
@@ -340,8 +340,9 @@ func TestOnce(t *testing.T) {
 }
 
 // TestOnceInterrupted stops `pbenchd once` after a scenario has broken its
-// guarantees: the run must still exit 1 (a CI job killed on a timeout must
-// not report success), and the interrupted scenario's teardown must run.
+// guarantees: the run must exit 130, interrupted (a CI job killed on a
+// timeout must neither report success nor pass for a verdict on every
+// scenario), and the interrupted scenario's teardown must run.
 func TestOnceInterrupted(t *testing.T) {
 	t.Parallel()
 	pg := pgConn(t)
@@ -356,8 +357,8 @@ func TestOnceInterrupted(t *testing.T) {
 		return strings.Contains(p.stdout.String(), "scenario e2e_once_fail: FAIL") && tableExists(t, pg, table), p.stdout.String()
 	})
 	p.signal(t, syscall.SIGTERM)
-	if code := p.exitCode(t, 5*time.Second); code != 1 {
-		t.Errorf("pbenchd once, stopped after a scenario failed: exit code %d, want 1\nstdout:\n%s", code, p.stdout.String())
+	if code := p.exitCode(t, 5*time.Second); code != exitInterrup {
+		t.Errorf("pbenchd once, stopped after a scenario failed: exit code %d, want %d\nstdout:\n%s", code, exitInterrup, p.stdout.String())
 	}
 	if tableExists(t, pg, table) {
 		t.Errorf("table %s still exists after SIGTERM: teardown did not run", table)

@@ -28,13 +28,29 @@ import (
 	"github.com/pbenchd/pbenchd/internal/target"
 )
 
-// Exit codes.
+// Exit codes, for scripts and CI to branch on. When several apply, the
+// highest in this order wins: interrupted, error, failed.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // a guarantee failed
-	exitUsage   = 2 // bad usage or config
-	exitRuntime = 3 // could not start (port in use…)
+	exitOK       = 0   // every scenario ran and met its guarantees
+	exitFailed   = 1   // a guarantee failed, or a regression against --baseline
+	exitUsage    = 2   // bad usage or config
+	exitRuntime  = 3   // could not start (port in use, results file not writable…)
+	exitError    = 4   // an iteration could not be judged: target down, setup failed, generator at fault
+	exitNothing  = 5   // no scenario selected: nothing ran
+	exitInterrup = 130 // stopped by SIGINT or SIGTERM before every scenario ran (as shells report ^C)
 )
+
+// exitCodes is the table --help and the README print.
+const exitCodes = `Exit codes:
+  0    ok: every scenario ran and met its guarantees
+  1    a guarantee failed, or a regression against --baseline (once)
+  2    bad usage or configuration (nothing ran)
+  3    could not start: the listen address is taken, a file cannot be written
+  4    an iteration error: a target down, setup failed, the generator at fault
+  5    nothing selected: no scenario to run (check, once, run)
+  130  interrupted by SIGINT or SIGTERM (once; the daemon exits 0 on SIGTERM)
+When several apply, 130 wins over 4, and 4 over 1.
+`
 
 const usage = `pbenchd runs benchmark scenarios against databases and Kafka, and exports
 what it measures to Prometheus.
@@ -53,9 +69,8 @@ Usage:
   pbenchd version           print the version
 
 Run 'pbenchd COMMAND --help' for the flags of a command.
-Exit codes: 0 ok, 1 a guarantee failed, 2 bad usage or config, 3 could not
-start (the listen address is taken…).
-`
+
+` + exitCodes
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -111,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		shardText = fs.String("shard", "0/1", "load only this instance's share: i/N, i from 0")
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pbenchd %s [flags]\n\nFlags:\n%s", cmd, fs.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: pbenchd %s [flags]\n\nFlags:\n%s\n%s", cmd, fs.FlagUsages(), exitCodes)
 	}
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -157,13 +172,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	log := newLogger(stderr, cfg.Log)
+	if cmd != "check" {
+		for _, w := range cfg.Warnings() {
+			log.Warn("configuration accepted with a warning", "warning", w)
+		}
+	}
 	// An embedded Kafka cluster outlives reloads; it stops with the process.
 	defer target.CloseEmbedded()
 
 	switch cmd {
 	case "check":
 		sel := cfg.Selected()
+		if len(sel) == 0 {
+			fmt.Fprintf(stderr, "pbenchd check: %s\n", nothingSelected(cfg))
+			return exitNothing
+		}
 		fmt.Fprintf(stdout, "configuration ok: %d scenario(s) would run, in this order\n\n", len(sel))
+		if ws := cfg.Warnings(); len(ws) > 0 {
+			for _, w := range ws {
+				fmt.Fprintf(stdout, "warning: %s\n", w)
+			}
+			fmt.Fprintln(stdout)
+		}
 		for _, sc := range sel {
 			engine.Describe(stdout, cfg, sc)
 			fmt.Fprintln(stdout)
@@ -176,6 +206,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if cmd == "load" {
 		return runLoad(cfg, log, *loadScenario, *shardText, stderr)
+	}
+	if len(cfg.Selected()) == 0 {
+		fmt.Fprintf(stderr, "pbenchd %s: %s\n", cmd, nothingSelected(cfg))
+		return exitNothing
 	}
 
 	stop := newStopper(log)
@@ -192,12 +226,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "once" {
 		eng := engine.New(cfg, m, log)
 		stop.use(eng.StopDeadline, eng.Activity().String)
-		failed := false
-		its := engine.Once(ctx, eng, func(it *engine.Iteration) {
+		var its []*engine.Iteration
+		its = engine.Once(ctx, eng, func(it *engine.Iteration) {
 			engine.Summary(stdout, it)
-			// A stopped iteration says nothing either way; one that
-			// finished before the stop still counts.
-			failed = failed || (it.Result != engine.Pass && !it.Stopped)
 		})
 		results := engine.NewResults(its)
 		if *resultsFile != "" {
@@ -206,18 +237,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 				return exitRuntime
 			}
 		}
+		regressed := false
 		if *baselineFile != "" {
-			regressed, err := compareBaseline(stdout, cfg, results, *baselineFile)
+			r, err := compareBaseline(stdout, cfg, results, *baselineFile)
 			if err != nil {
 				fmt.Fprintf(stderr, "pbenchd once: --baseline: %v\n", err)
 				return exitUsage
 			}
-			failed = failed || regressed
+			regressed = r
 		}
-		if failed {
-			return exitFailed
-		}
-		return exitOK
+		return onceCode(its, len(cfg.Selected()), regressed, ctx.Err() != nil)
 	}
 
 	d := engine.NewDaemon(cfg, load, m, log)
@@ -317,6 +346,51 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 		return slog.New(logfold.New(slog.NewJSONHandler(w, o)))
 	}
 	return slog.New(logfold.New(slog.NewTextHandler(w, o)))
+}
+
+// onceCode is the exit code of `pbenchd once`: interrupted (a stop came
+// before every selected scenario finished) over an iteration error over a
+// broken guarantee or regression. An iteration a stop cut short says
+// nothing either way; one that finished before the stop still counts.
+func onceCode(its []*engine.Iteration, selected int, regressed, stopped bool) int {
+	failed, errored := regressed, false
+	finished := 0
+	for _, it := range its {
+		if it.Stopped {
+			continue
+		}
+		finished++
+		switch it.Result {
+		case engine.Pass:
+		case engine.Fail:
+			failed = true
+		default:
+			errored = true
+		}
+	}
+	switch {
+	case stopped && finished < selected:
+		return exitInterrup
+	case errored:
+		return exitError
+	case failed:
+		return exitFailed
+	}
+	return exitOK
+}
+
+// nothingSelected says why no scenario would run.
+func nothingSelected(cfg *config.Config) string {
+	switch {
+	case len(cfg.Catalog) == 0:
+		return "nothing selected: the catalog has no scenario"
+	case len(cfg.Run.Scenarios) > 0:
+		return fmt.Sprintf("nothing selected: run.scenarios (--scenarios) %s, less run.exclude (--exclude) %s, leaves no scenario",
+			strings.Join(cfg.Run.Scenarios, ","), strings.Join(cfg.Run.Exclude, ","))
+	case len(cfg.Run.Exclude) > 0:
+		return fmt.Sprintf("nothing selected: run.exclude (--exclude) %s leaves no scenario whose target is configured", strings.Join(cfg.Run.Exclude, ","))
+	}
+	return "nothing selected: no scenario of the catalog has a configured target (see pbenchd list)"
 }
 
 func indent(s string) string {

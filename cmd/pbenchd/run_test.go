@@ -522,25 +522,6 @@ func TestRunSystemdNotify(t *testing.T) {
 	}
 }
 
-// TestRunNotReady: with every scenario excluded, the daemon is healthy
-// but not ready, and waits for a reload rather than exiting.
-func TestRunNotReady(t *testing.T) {
-	t.Parallel()
-	cfg := writeConfig(t, "reload.yaml", reloadConfig{Scenario: "e2e_reload_a", Pause: "0s"})
-	d := startDaemon(t, testDSN(), "--config", cfg, "--exclude", "e2e_reload_a")
-	eventually(t, 10*time.Second, `the "no scenario selected" warning`, func() (bool, string) {
-		return strings.Contains(d.stderr.String(), "no scenario selected"), "not logged"
-	})
-	if code, _, _ := d.get(t, "/-/healthy"); code != http.StatusOK {
-		t.Errorf("GET /-/healthy: %d, want 200", code)
-	}
-	if code, _, body := d.get(t, "/-/ready"); code != http.StatusServiceUnavailable {
-		t.Errorf("GET /-/ready with no scenario started: %d %s, want 503", code, body)
-	}
-	d.alive(t)
-	d.stop(t)
-}
-
 // TestRunPortInUse: a listen address that is taken is reported, with a
 // non-zero exit that is not the code of a bad config (systemd restarts on
 // it, since the port may be free later).
