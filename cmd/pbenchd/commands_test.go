@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -151,26 +154,28 @@ func TestReportCommand(t *testing.T) {
 }
 
 // TestListCommand: `pbenchd list` shows the whole catalog, at least 15
-// scenarios, one row each.
+// scenarios, one row each: read back through --format csv, and in the
+// plain table layout (off a terminal) with a name at the start of a line.
 func TestListCommand(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
+	if code := run([]string{"list", "--format", "csv"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("list: exit %d\n%s", code, stderr.String())
+	}
+	recs, err := csv.NewReader(&stdout).ReadAll()
+	if err != nil {
+		t.Fatalf("list --format csv: %v", err)
+	}
+	if len(recs) < 16 || !slices.Equal(recs[0], []string{"scenario", "measures", "targets", "duration", "guarantees"}) {
+		t.Errorf("list shows %d rows, want a header and at least 15 scenarios:\n%v", len(recs), recs)
+	}
+	stdout.Reset()
 	if code := run([]string{"list"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("list: exit %d\n%s", code, stderr.String())
 	}
-	rows := 0
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		cells := strings.Split(line, "│")
-		if len(cells) > 2 && strings.TrimSpace(cells[1]) != "" && strings.TrimSpace(cells[1]) != "SCENARIO" {
-			rows++
-		}
-	}
-	if rows < 15 {
-		t.Errorf("list shows %d scenarios, want at least 15:\n%s", rows, stdout.String())
-	}
 	for _, name := range []string{"read", "pool_read", "ivm_tpch_q01_refresh", "kafka_produce_consume", "cqrs"} {
-		if !strings.Contains(stdout.String(), "│ "+name+" ") {
-			t.Errorf("list lacks %s", name)
+		if !regexp.MustCompile(`(?m)^` + name + ` `).MatchString(stdout.String()) {
+			t.Errorf("list lacks %s:\n%s", name, stdout.String())
 		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/server"
 	"github.com/pbenchd/pbenchd/internal/target"
+	"github.com/pbenchd/pbenchd/internal/termui"
 )
 
 // Exit codes, for scripts and CI to branch on. When several apply, the
@@ -62,7 +63,7 @@ Usage:
   pbenchd list    [flags]   list the scenario catalog
   pbenchd load    --scenario NAME [--shard i/N] [flags]
                             run only the data load of a scenario
-  pbenchd report ivm [--from URL|FILE] [--format table|markdown|csv]
+  pbenchd report ivm [--from URL|FILE] [--format table|markdown|json|csv]
                             the TPC-H IVM evaluation from the last results
   pbenchd report merge FILE…
                             merge results of several iterations or pbenchd exactly
@@ -113,6 +114,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
 	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
+	format := new(string)
+	if cmd == "list" || cmd == "check" || cmd == "once" {
+		format = fs.String("format", "table", "output: table (sized to the terminal), markdown, json or csv")
+	}
 	var loadScenario, shardText, resultsFile, baselineFile *string
 	if cmd == "once" {
 		resultsFile = fs.String("results", "", "write the results as JSON to this file (for --baseline and 'pbenchd report')")
@@ -139,6 +144,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pbenchd %s: unexpected argument %q\n", cmd, fs.Arg(0))
 		return exitUsage
 	}
+	if *format != "" {
+		if err := termui.CheckFormat(*format); err != nil {
+			fmt.Fprintf(stderr, "pbenchd %s: %v\n", cmd, err)
+			return exitUsage
+		}
+	}
+	out := engine.Output{Format: *format, Layout: termui.Detect(stdout, os.Getenv).Layout()}
 	set := map[string]any{}
 	for _, o := range []struct {
 		flag, key, example string
@@ -187,20 +199,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "pbenchd check: %s\n", nothingSelected(cfg))
 			return exitNothing
 		}
-		fmt.Fprintf(stdout, "configuration ok: %d scenario(s) would run, in this order\n\n", len(sel))
-		if ws := cfg.Warnings(); len(ws) > 0 {
-			for _, w := range ws {
-				fmt.Fprintf(stdout, "warning: %s\n", w)
-			}
-			fmt.Fprintln(stdout)
-		}
-		for _, sc := range sel {
-			engine.Describe(stdout, cfg, sc)
-			fmt.Fprintln(stdout)
+		if err := writeCheck(stdout, cfg, sel, out); err != nil {
+			log.Error("cannot write the plan", "err", err)
+			return exitRuntime
 		}
 		return exitOK
 	case "list":
-		engine.List(stdout, cfg)
+		if err := engine.List(stdout, cfg, out); err != nil {
+			log.Error("cannot write the list", "err", err)
+			return exitRuntime
+		}
 		return exitOK
 	}
 
@@ -228,9 +236,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stop.use(eng.StopDeadline, eng.Activity().String)
 		var its []*engine.Iteration
 		its = engine.Once(ctx, eng, func(it *engine.Iteration) {
-			engine.Summary(stdout, it)
+			if out.Format == "table" || out.Format == "markdown" {
+				engine.SummaryTo(stdout, it, out)
+			}
 		})
 		results := engine.NewResults(its)
+		if err := writeRun(stdout, its, results, out); err != nil {
+			log.Error("cannot write the results", "err", err)
+			return exitRuntime
+		}
 		if *resultsFile != "" {
 			if err := results.WriteFile(*resultsFile); err != nil {
 				log.Error("cannot write the results file", "file", *resultsFile, "err", err)

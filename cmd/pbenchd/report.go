@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,9 +14,10 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/termui"
 )
 
-const reportUsage = `Usage: pbenchd report ivm [--from URL|FILE]... [--format table|markdown|csv]
+const reportUsage = `Usage: pbenchd report ivm [--from URL|FILE]... [--format table|markdown|json|csv]
        pbenchd report merge [--concurrent] [--format table|markdown|csv|json] FILE…
        pbenchd report capacity [--from URL|FILE]... [--curve] [--format table|markdown|csv|json]
 
@@ -47,7 +47,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("pbenchd report ivm", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	from := fs.StringArray("from", nil, "a pbenchd URL, a results file from 'pbenchd once --results' or a log from 'run --results.file' (repeatable; default http://localhost:9731)")
-	format := fs.String("format", "table", "table, markdown or csv")
+	format := fs.String("format", "table", "table, markdown, json or csv")
 	fs.Usage = func() { fmt.Fprintf(stderr, "%s\nFlags:\n%s", reportUsage, fs.FlagUsages()) }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -60,8 +60,8 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pbenchd report: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if !slices.Contains(engine.IVMFormats, *format) {
-		fmt.Fprintf(stderr, "pbenchd report: --format %q is not one of %s\n", *format, strings.Join(engine.IVMFormats, ", "))
+	if err := termui.CheckFormat(*format); err != nil {
+		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 		return exitUsage
 	}
 	sources := *from
@@ -81,6 +81,13 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 		runs = append(runs, engine.NamedResults{Name: src, Results: results})
+	}
+	if *format == "json" {
+		if err := writeJSON(stdout, engine.BuildIVMReport(runs...)); err != nil {
+			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
+			return exitRuntime
+		}
+		return exitOK
 	}
 	if err := engine.WriteIVMReport(stdout, engine.BuildIVMReport(runs...), *format); err != nil {
 		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)

@@ -189,3 +189,24 @@ func checkSettings[S any](decode func(any, string) (S, error), kind, want string
 	_, err := decode(raw, path)
 	return err
 }
+
+// Describer is an optional capability of a Kind: a short account of an
+// action's settings for `pbenchd check` (connection model, pool size,
+// isolation…). slots is the action's workers or its cap on calls in
+// flight; open tells an open loop from a closed one.
+type Describer interface {
+	Describe(raw any, slots int, open bool) string
+}
+
+// Describe returns the kind's account of an action's settings, or "" for
+// a kind that gives none.
+func (r *Registry) Describe(name string, raw any, slots int, open bool) string {
+	k, ok := r.Lookup(name)
+	if !ok {
+		return ""
+	}
+	if d, ok := k.(Describer); ok {
+		return d.Describe(raw, slots, open)
+	}
+	return ""
+}

@@ -212,6 +212,40 @@ func (k sqlKind) connections(raw any) (int, string) {
 	return 0, ""
 }
 
+// Describe gives the connection model as Build would set it up: reuse
+// with its number of connections, a pool and its size, or a connection
+// per call; then the isolation level and the query protocol.
+func (k sqlKind) Describe(raw any, slots int, open bool) string {
+	s, err := k.decode(raw, "")
+	if err != nil {
+		return ""
+	}
+	var conn string
+	switch {
+	case s.Conn == "pooled" && s.PoolSize > 0:
+		conn = fmt.Sprintf("pooled, pool of %d", s.PoolSize)
+	case s.Conn == "pooled":
+		conn = "pooled (pool size: its default)"
+	case s.Conn == "reuse" && !open:
+		conn = fmt.Sprintf("reuse, %d connection(s), one a worker", max(slots, 1))
+	case s.Conn == "reuse" && s.Connections > 0:
+		conn = fmt.Sprintf("reuse, %d connection(s)", s.Connections)
+	case s.Conn == "reuse":
+		conn = "reuse (connections: their default)"
+	default:
+		conn = "standalone, a connection per call"
+	}
+	iso := "server's isolation"
+	if s.Isolation != "" {
+		iso = strings.ToLower(s.Isolation)
+	}
+	mode := s.Mode
+	if mode == "" {
+		mode = "prepared"
+	}
+	return conn + "; " + iso + "; " + mode
+}
+
 func (k sqlKind) Check(raw any, path string, t config.Target) error {
 	return checkSettings(k.decode, "sql", "postgres", raw, path, t)
 }

@@ -80,4 +80,3 @@ func TestNewTemplateSyntaxInLoadSteps(t *testing.T) {
 		t.Errorf("indexes %q, want %q", got, want)
 	}
 }
-
