@@ -111,6 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.String("duration", "", "duration of every load phase (overrides the scenarios)")
 	fs.String("warmup", "", "warm-up of every load phase (overrides the scenarios)")
 	fs.String("pause", "", "pause between two scenarios")
+	fs.String("progress", "", "how often a running phase shows its figures so far: a block redrawn on a terminal (once), else an info line (default 10s; 0 = off)")
 	fs.Int("iterations", 0, "stop after this many passes (run only; 0 = forever)")
 	rates := fs.StringArray("rate", nil, "override an open loop's rate: scenario.action=100/s (repeatable)")
 	sets := fs.StringArray("set", nil, "override a scenario variable: scenario.var=value (repeatable)")
@@ -234,8 +235,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "once" {
 		eng := engine.New(cfg, m, log)
 		stop.use(eng.StopDeadline, eng.Activity().String)
+		// On a terminal, a block redrawn every 2s during each phase; off
+		// one, the engine's info line at run.progress.
+		var live *termui.Live
+		if errTerm := termui.Detect(stderr, os.Getenv); errTerm.TTY && cfg.Run.Progress.D > 0 {
+			live = termui.NewLive(stderr)
+			eng.SetProgress(min(cfg.Run.Progress.D, 2*time.Second), func(p engine.PhaseProgress) {
+				live.Draw(engine.ProgressLines(p, errTerm.Width))
+			})
+		}
 		var its []*engine.Iteration
 		its = engine.Once(ctx, eng, func(it *engine.Iteration) {
+			if live != nil {
+				live.Clear()
+			}
 			if out.Format == "table" || out.Format == "markdown" {
 				engine.SummaryTo(stdout, it, out)
 			}
@@ -326,7 +339,7 @@ func flagKey(f *pflag.Flag) string {
 		return "results.file"
 	case "log.level", "log.format":
 		return f.Name
-	case "scenarios", "exclude", "duration", "warmup", "pause", "iterations":
+	case "scenarios", "exclude", "duration", "warmup", "pause", "iterations", "progress":
 		return "run." + f.Name
 	}
 	return ""

@@ -146,6 +146,10 @@ type Run struct {
 	Duration Duration `koanf:"duration"`
 	// Warmup, when set, replaces the warm-up of every load phase.
 	Warmup *Duration `koanf:"warmup"`
+	// Progress is how often a running load phase logs its figures so far
+	// (an info line; a redrawn block on a terminal in once); default 10s,
+	// 0 turns it off.
+	Progress Duration `koanf:"progress"`
 	// Iterations stops the daemon after this many passes over the scenario
 	// list; 0 loops forever.
 	Iterations int `koanf:"iterations"`

@@ -26,6 +26,7 @@ const (
 	DefaultConnectTimeout      = 5 * time.Second
 	DefaultDrain               = 10 * time.Second
 	maxInflightCeiling         = 10000
+	DefaultProgress            = 10 * time.Second
 )
 
 // regressionStats are the stats a regression threshold may name.
@@ -43,6 +44,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Run.Pause.IsZero() && c.Run.Pause.text == "" {
 		c.Run.Pause = Dur(DefaultPause)
+	}
+	if !c.Run.Progress.Given() {
+		c.Run.Progress = Dur(DefaultProgress)
 	}
 	if c.Run.Setup == "" {
 		c.Run.Setup = "iteration"

@@ -48,15 +48,17 @@ func (e *Engine) teardownTimeout() time.Duration {
 
 // Engine runs scenarios of one configuration.
 type Engine struct {
-	activity *Activity
-	health   *target.Health
-	progress ProgressFactory
-	shard    loader.Shard
-	cfg      *config.Config
-	m        *metrics.Metrics
-	targets  *target.Set
-	log      *slog.Logger
-	topics   createdTopics // Kafka topics setup made, for teardown to delete
+	progressEvery time.Duration       // SetProgress
+	progressFunc  func(PhaseProgress) // nil: log at run.progress
+	activity      *Activity
+	health        *target.Health
+	progress      ProgressFactory
+	shard         loader.Shard
+	cfg           *config.Config
+	m             *metrics.Metrics
+	targets       *target.Set
+	log           *slog.Logger
+	topics        createdTopics // Kafka topics setup made, for teardown to delete
 }
 
 // New makes an engine for a validated configuration.
@@ -422,8 +424,11 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 			phase.Closed = append(phase.Closed, closedOf(p.worker, p.run, p.rec))
 		}
 	}
-	// One scheduler paces every open loop of the phase.
+	// One scheduler paces every open loop of the phase; a watcher reads
+	// the recorders for progress meanwhile.
+	stopWatch := e.watch(sc.Name, name, start, d, warmup, ps, log)
 	loadgen.Run(ctx, phase)
+	stopWatch()
 	end := start.Add(d)
 	out := make([]metrics.Result, 0, len(ps))
 	for _, p := range ps {
