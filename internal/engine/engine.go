@@ -52,6 +52,7 @@ type Engine struct {
 	progressFunc  func(PhaseProgress) // nil: log at run.progress
 	activity      *Activity
 	health        *target.Health
+	msgs          *messageLog // the first server message per class and action
 	progress      ProgressFactory
 	shard         loader.Shard
 	cfg           *config.Config
@@ -72,7 +73,7 @@ func New(cfg *config.Config, m *metrics.Metrics, log *slog.Logger) *Engine {
 	}
 	e := &Engine{
 		activity: &Activity{},
-		cfg:      cfg, m: m, log: log,
+		cfg:      cfg, m: m, log: log, msgs: newMessageLog(cfg, log),
 		targets: target.NewSet(cfg.Targets, func(name string) prometheus.Gauge {
 			return m.TargetUp.WithLabelValues(name)
 		}),
@@ -117,6 +118,8 @@ type Iteration struct {
 	// TeardownErr says why teardown failed; the next setup may then find
 	// leftovers, and server settings may not be restored.
 	TeardownErr error
+	// Messages are the first message of each error class per action.
+	Messages []Message
 	// Stopped is true when a stop signal cut the iteration short; its
 	// results are incomplete and are not exported.
 	Stopped bool
@@ -178,6 +181,7 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 		}
 	}
 	it.End = time.Now()
+	it.Messages = e.msgs.take()
 	switch {
 	case ctx.Err() != nil:
 		it.Result, it.Err, it.Stopped = Error, ctx.Err(), true
@@ -402,6 +406,7 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 		if err != nil {
 			return nil, fmt.Errorf("action %s: %w", a.Name, err)
 		}
+		run = e.msgs.wrap(sc.Name, a.Name, run)
 		p.run = run
 		ps = append(ps, p)
 	}
@@ -572,6 +577,8 @@ type IterationJSON struct {
 	Sweeps   []SweepJSON         `json:"sweeps,omitempty"`
 	Probes   []ProbeJSON         `json:"probes,omitempty"`
 	Checks   []CheckJSON         `json:"checks,omitempty"`
+	// Messages are the first message of each error class per action.
+	Messages []Message `json:"messages,omitempty"`
 }
 
 // CheckJSON is a check's result.
@@ -650,7 +657,7 @@ type LatencyJSON struct {
 
 // JSON returns the API view of the iteration.
 func (it *Iteration) JSON() IterationJSON {
-	out := IterationJSON{Scenario: it.Scenario, Vars: it.Vars, Start: it.Start, End: it.End, Result: it.Result, Verdicts: it.Verdicts}
+	out := IterationJSON{Scenario: it.Scenario, Vars: it.Vars, Start: it.Start, End: it.End, Result: it.Result, Verdicts: it.Verdicts, Messages: it.Messages}
 	if it.Err != nil {
 		out.Error = it.Err.Error()
 	}

@@ -131,6 +131,7 @@ func ResultsTable(it *Iteration) *termui.Table {
 		{Title: "dropped", Right: true, Group: "counts", Collapse: 2},
 		{Title: "guarantees", Min: 11},
 	}}
+	n := 0 // footnotes: the first server message of each error class
 	for _, r := range it.Results {
 		var vs []string
 		for _, v := range it.Verdicts {
@@ -141,6 +142,21 @@ func ResultsTable(it *Iteration) *termui.Table {
 		if !it.Reported[r.Action] {
 			vs = append(vs, "(not reported)")
 		}
+		// A class's line points at the footnote with its first message.
+		lines := strings.Split(errorText(r), "\n")
+		for _, m := range it.Messages {
+			if m.Action != r.Action {
+				continue
+			}
+			n++
+			t.Notes = append(t.Notes, fmt.Sprintf("[%d] %s %s: %s", n, m.Action, m.Class, m.Message))
+			for i, l := range lines {
+				if strings.HasPrefix(l, m.Class+"=") {
+					lines[i] += fmt.Sprintf(" [%d]", n)
+				}
+			}
+		}
+		errs := strings.Join(lines, "\n")
 		if f := r.GeneratorFault; f != "" {
 			vs = append(vs, "GENERATOR AT FAULT: "+f)
 		}
@@ -150,7 +166,7 @@ func ResultsTable(it *Iteration) *termui.Table {
 		}
 		t.Add(r.Action, r.Calls, offered, fmt.Sprintf("%.1f", r.ServedQPS), fmt.Sprintf("%.1f", r.QPS),
 			latText(r, "avg"), latText(r, "p50"), latText(r, "p95"), latText(r, "p99"), latText(r, "max"),
-			errorText(r), r.Retries, r.Dropped+r.Missed, strings.Join(vs, "\n"))
+			errs, r.Retries, r.Dropped+r.Missed, strings.Join(vs, "\n"))
 	}
 	return t
 }
