@@ -11,9 +11,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pbenchd
 
 # The daemon on the built-in default config, against the local PostgreSQL.
+# ARGS are pbenchd's: make run ARGS="--web.listen-address :9732 --duration 30s";
+# CMD picks the command: make run CMD=once ARGS="--scenarios read".
+CMD  ?= run
+ARGS ?=
 run: build
 	scripts/deps.sh postgres
-	$(BIN) run
+	$(BIN) $(CMD) $(ARGS)
 
 # Installs and starts what the tests need, then runs every test.
 test: test-deps

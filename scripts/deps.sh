@@ -21,15 +21,16 @@ install() {
 
 # PostgreSQL: installed and running, reachable on 127.0.0.1:5432.
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-  echo "deps: installing PostgreSQL" >&2
+  echo "deps: installing PostgreSQL (packages postgresql, postgresql-contrib): the tests and make run need a server" >&2
   install postgresql postgresql-contrib
 fi
 if ! command -v pgbench >/dev/null 2>&1; then
+  echo "deps: installing postgresql-contrib: pgbench, the peer that bench/ measures pbenchd against" >&2
   install postgresql-contrib
 fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   ver=$(ls /etc/postgresql | sort -V | tail -n 1)
-  echo "deps: starting PostgreSQL $ver" >&2
+  echo "deps: starting PostgreSQL $ver (cluster main, 127.0.0.1:5432): it was not answering" >&2
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
   for _ in $(seq 1 30); do
     pg_isready -q -h 127.0.0.1 -p 5432 && break
@@ -49,16 +50,18 @@ as_postgres() {
 }
 # The tests use database "test" as user postgres; create it if missing.
 if [ "$(as_postgres "SELECT 1 FROM pg_database WHERE datname = 'test'")" != 1 ]; then
+  echo "deps: creating database test: the tests run in it as user postgres" >&2
   as_postgres "CREATE DATABASE test" >/dev/null
 fi
 # `make run` connects as libpq does by default: the OS user's role and
 # database over the socket. Create them if missing (as on a new server).
 me=$(id -un)
 if [ "$me" != postgres ] && [ "$(as_postgres "SELECT 1 FROM pg_roles WHERE rolname = '$me'")" != 1 ]; then
-  echo "deps: creating PostgreSQL role and database $me" >&2
+  echo "deps: creating PostgreSQL role $me (LOGIN SUPERUSER): make run connects as libpq does by default, as your OS user; drop it with DROP ROLE \"$me\" when done" >&2
   as_postgres "CREATE ROLE \"$me\" LOGIN SUPERUSER" >/dev/null
 fi
 if [ "$me" != postgres ] && [ "$(as_postgres "SELECT 1 FROM pg_database WHERE datname = '$me'")" != 1 ]; then
+  echo "deps: creating database $me owned by $me: libpq's default database for your OS user" >&2
   as_postgres "CREATE DATABASE \"$me\" OWNER \"$me\"" >/dev/null
 fi
 
@@ -70,6 +73,6 @@ missing=()
 command -v kcat >/dev/null 2>&1 || missing+=(kcat)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "deps: installing ${missing[*]}" >&2
+  echo "deps: installing ${missing[*]}: promtool and prometheus check the alert rules and dashboards, kcat talks to Kafka in the Kafka tests, systemd-analyze checks the unit file" >&2
   install "${missing[@]}"
 fi
