@@ -210,3 +210,19 @@ func (r *Registry) Describe(name string, raw any, slots int, open bool) string {
 	}
 	return ""
 }
+
+// Figure is a figure of an action kind's own, beyond calls and their
+// latency: Kafka's end-to-end latency and record counts.
+type Figure struct {
+	// Name is the figure's key in results and guarantees (e2e_p99, missing…).
+	Name string `json:"name"`
+	// Value is in seconds when Seconds is set, else a count.
+	Value   float64 `json:"value"`
+	Seconds bool    `json:"seconds,omitempty"`
+}
+
+// Figurer is an optional capability of a Runner: figures of its own for
+// the phase, read after Close.
+type Figurer interface {
+	Figures() []Figure
+}

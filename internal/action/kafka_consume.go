@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -17,6 +18,10 @@ import (
 )
 
 func init() { Kinds.Register("kafka_consume", kafkaConsumeKind{}) }
+
+// e2eHistMax is the longest end-to-end latency recorded exactly, in µs
+// (an hour); longer ones count as an hour.
+const e2eHistMax = int64(time.Hour / time.Microsecond)
 
 // KafkaConsumeSpec is the settings of a `kafka_consume` action: one
 // consumer that reads a topic. Each call is one poll: it returns as soon as
@@ -132,6 +137,7 @@ func (k kafkaConsumeKind) Build(ctx context.Context, raw any, env Env) (Runner, 
 		duplicate: m.KafkaDuplicate.WithLabelValues(env.Scenario, env.Action),
 		foreign:   m.KafkaForeign.WithLabelValues(env.Scenario, env.Action),
 		seen:      map[string]*seqSet{},
+		e2eHist:   hdrhistogram.New(1, e2eHistMax, 3),
 	}
 	if r.poll <= 0 {
 		r.poll = defaultPollTimeout
@@ -207,9 +213,36 @@ type kafkaConsumeRunner struct {
 	e2e                         prometheus.Observer
 	missing, duplicate, foreign prometheus.Counter
 
-	mu     sync.Mutex // one poll at a time; guards seen and closed
+	mu     sync.Mutex // one poll at a time; guards seen, closed and the counts below
 	seen   map[string]*seqSet
 	closed bool
+
+	// The phase's own figures, for the iteration's results: end-to-end
+	// latency exact to 3 significant digits (µs to an hour), and counts.
+	e2eHist                           *hdrhistogram.Histogram
+	records, nMissing, nDup, nForeign int64
+}
+
+// Figures implements Figurer: the phase's end-to-end latency and the
+// counts of records consumed, missing, duplicate and foreign. Missing is
+// known once the runner is closed.
+func (r *kafkaConsumeRunner) Figures() []Figure {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := []Figure{{Name: "records", Value: float64(r.records)}}
+	if r.e2eHist.TotalCount() > 0 {
+		for _, q := range []struct {
+			name string
+			p    float64
+		}{{"e2e_p50", 50}, {"e2e_p99", 99}} {
+			out = append(out, Figure{Name: q.name, Value: float64(r.e2eHist.ValueAtQuantile(q.p)) / 1e6, Seconds: true})
+		}
+		out = append(out, Figure{Name: "e2e_max", Value: float64(r.e2eHist.Max()) / 1e6, Seconds: true})
+	}
+	return append(out,
+		Figure{Name: "missing", Value: float64(r.nMissing)},
+		Figure{Name: "duplicate", Value: float64(r.nDup)},
+		Figure{Name: "foreign", Value: float64(r.nForeign)})
 }
 
 func (r *kafkaConsumeRunner) Call(ctx context.Context) Result {
@@ -242,9 +275,13 @@ func (r *kafkaConsumeRunner) pollOnce(ctx context.Context, d time.Duration) (int
 		producer, seq, sent, ok := stampOf(rec)
 		if !ok {
 			r.foreign.Inc()
+			r.nForeign++
 			return
 		}
-		r.e2e.Observe(max(arrived.Sub(sent), 0).Seconds())
+		r.records++
+		lat := max(arrived.Sub(sent), 0)
+		r.e2e.Observe(lat.Seconds())
+		_ = r.e2eHist.RecordValue(min(max(lat.Microseconds(), 1), e2eHistMax))
 		s := r.seen[producer]
 		if s == nil {
 			s = newSeqSet()
@@ -252,6 +289,7 @@ func (r *kafkaConsumeRunner) pollOnce(ctx context.Context, d time.Duration) (int
 		}
 		if !s.add(seq) {
 			r.duplicate.Inc()
+			r.nDup++
 		}
 	})
 	if n == 0 && err == nil {
@@ -297,6 +335,7 @@ func (r *kafkaConsumeRunner) Close() {
 		missing += s.missing()
 	}
 	r.missing.Add(float64(missing))
+	r.nMissing = int64(missing)
 	if missing > 0 && r.log != nil {
 		r.log.Warn("records never consumed", "missing", missing, "producers", len(r.seen))
 	}

@@ -380,4 +380,32 @@ type Guarantee struct {
 	// ErrorRatio is the maximum share of bad events (failed, dropped,
 	// cut-off), 0..1.
 	ErrorRatio *float64 `koanf:"error_ratio"`
+
+	// E2EP50, E2EP99 and E2EMax bound a kafka_consume action's end-to-end
+	// latency (send to arrival) over the phase.
+	E2EP50 Duration `koanf:"e2e_p50"`
+	E2EP99 Duration `koanf:"e2e_p99"`
+	E2EMax Duration `koanf:"e2e_max"`
+	// Missing, Duplicate and Foreign are the most records a kafka_consume
+	// action may find never consumed, consumed twice, or not pbenchd's.
+	Missing   *float64 `koanf:"missing"`
+	Duplicate *float64 `koanf:"duplicate"`
+	Foreign   *float64 `koanf:"foreign"`
+}
+
+// FigureLimits are the guarantees on an action kind's own figures, by
+// figure name (e2e_p99, missing…), in seconds or counts.
+func (g Guarantee) FigureLimits() map[string]float64 {
+	out := map[string]float64{}
+	for name, d := range map[string]Duration{"e2e_p50": g.E2EP50, "e2e_p99": g.E2EP99, "e2e_max": g.E2EMax} {
+		if d.D > 0 {
+			out[name] = d.D.Seconds()
+		}
+	}
+	for name, n := range map[string]*float64{"missing": g.Missing, "duplicate": g.Duplicate, "foreign": g.Foreign} {
+		if n != nil {
+			out[name] = *n
+		}
+	}
+	return out
 }

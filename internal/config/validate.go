@@ -675,6 +675,14 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 		if g.ErrorRatio != nil && (*g.ErrorRatio < 0 || *g.ErrorRatio > 1) {
 			bad(gk+".error_ratio", "%v is not between 0 and 1", *g.ErrorRatio)
 		}
+		for _, f := range sortedKeys(g.FigureLimits()) {
+			switch {
+			case a.Kind != "kafka_consume":
+				bad(gk+"."+f, "only kafka_consume actions measure %s (%q is a %s action)", f, an, orNone(a.Kind))
+			case g.FigureLimits()[f] < 0:
+				bad(gk+"."+f, "%v must not be negative", g.FigureLimits()[f])
+			}
+		}
 	}
 	return errs
 }

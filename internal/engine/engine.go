@@ -52,7 +52,8 @@ type Engine struct {
 	progressFunc  func(PhaseProgress) // nil: log at run.progress
 	activity      *Activity
 	health        *target.Health
-	msgs          *messageLog // the first server message per class and action
+	msgs          *messageLog                // the first server message per class and action
+	figures       map[string][]action.Figure // the iteration's action figures so far, by action
 	progress      ProgressFactory
 	shard         loader.Shard
 	cfg           *config.Config
@@ -120,6 +121,9 @@ type Iteration struct {
 	TeardownErr error
 	// Messages are the first message of each error class per action.
 	Messages []Message
+	// Figures are the actions' figures of their own kind (kafka_consume:
+	// end-to-end latency, records, missing, duplicate, foreign), by action.
+	Figures map[string][]action.Figure
 	// Stopped is true when a stop signal cut the iteration short; its
 	// results are incomplete and are not exported.
 	Stopped bool
@@ -182,6 +186,7 @@ func (e *Engine) Iterate(ctx context.Context, sc *config.Scenario, st Stage) *It
 	}
 	it.End = time.Now()
 	it.Messages = e.msgs.take()
+	it.Figures, e.figures = e.figures, nil
 	switch {
 	case ctx.Err() != nil:
 		it.Result, it.Err, it.Stopped = Error, ctx.Err(), true
@@ -364,6 +369,16 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	defer func() {
 		for _, p := range ps {
 			p.run.Close()
+			// An action's own figures (Kafka's end-to-end latency and
+			// counts) are complete once it is closed.
+			if f, ok := p.run.(action.Figurer); ok {
+				if figs := f.Figures(); len(figs) > 0 {
+					if e.figures == nil {
+						e.figures = map[string][]action.Figure{}
+					}
+					e.figures[p.a.Name] = append(e.figures[p.a.Name], figs...)
+				}
+			}
 		}
 	}()
 	for i := range l.Actions {
@@ -484,7 +499,7 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 		if !ok {
 			continue
 		}
-		for _, v := range guarantee.Check(g, r) {
+		for _, v := range append(guarantee.Check(g, r), figureVerdicts(r.Action, g, it.Figures[r.Action])...) {
 			it.Verdicts = append(it.Verdicts, v)
 			if !v.OK {
 				result = Fail
@@ -642,6 +657,9 @@ type ActionJSON struct {
 	// in nanoseconds), so that results merge exactly (with events and the
 	// bad counts, the judged figures too); "" when no call succeeded.
 	LatencyHDR string `json:"latency_hdr,omitempty"`
+	// Figures are the action kind's own (kafka_consume: e2e_p50, e2e_p99,
+	// e2e_max in seconds; records, missing, duplicate, foreign).
+	Figures map[string]float64 `json:"figures,omitempty"`
 }
 
 // LatencyJSON is a set of latency figures, in seconds.
@@ -662,7 +680,14 @@ func (it *Iteration) JSON() IterationJSON {
 		out.Error = it.Err.Error()
 	}
 	for _, r := range it.Results {
-		out.Actions = append(out.Actions, actionJSON(r, it.Reported[r.Action]))
+		aj := actionJSON(r, it.Reported[r.Action])
+		if figs := it.Figures[r.Action]; len(figs) > 0 {
+			aj.Figures = map[string]float64{}
+			for _, f := range figs {
+				aj.Figures[f.Name] = f.Value
+			}
+		}
+		out.Actions = append(out.Actions, aj)
 	}
 	for _, c := range it.Checks {
 		cj := CheckJSON{Name: c.Name, Match: c.Match, Rows: c.Rows, Missing: c.Missing, Extra: c.Extra}

@@ -225,6 +225,24 @@ func TestBuiltinKafkaScenario(t *testing.T) {
 	if got := testutil.ToFloat64(m.KafkaDuplicate.WithLabelValues(sc.Name, "consume")); got != 0 {
 		t.Errorf("duplicates = %v, want 0", got)
 	}
+	// The consumer's own figures are in the results and judged: every
+	// record produced over the whole phase (warm-up included) arrived once.
+	figs := map[string]float64{}
+	for _, f := range it.Figures["consume"] {
+		figs[f.Name] = f.Value
+	}
+	if figs["missing"] != 0 || figs["duplicate"] != 0 || figs["records"] < float64(produced) || figs["e2e_p99"] <= 0 || figs["e2e_max"] < figs["e2e_p99"] {
+		t.Errorf("consume figures %v: want no missing or duplicate record, at least the %d produced after the warm-up, 0 < e2e_p99 ≤ e2e_max", figs, produced)
+	}
+	var judged []string
+	for _, v := range it.Verdicts {
+		if v.Action == "consume" {
+			judged = append(judged, v.String())
+		}
+	}
+	if len(judged) != 3 || !strings.HasPrefix(judged[1], "missing 0 ≤ 0 ok") {
+		t.Errorf("consume verdicts %q, want e2e_p99, missing and duplicate, all ok", judged)
+	}
 	if got := testutil.CollectAndCount(m.KafkaE2E, "pbenchd_kafka_e2e_latency_seconds"); got != 1 {
 		t.Errorf("end-to-end latency series = %d, want 1", got)
 	}

@@ -95,6 +95,14 @@ type messageRunner struct {
 	scenario, action string
 }
 
+// Figures forwards the wrapped runner's own figures, if it has any.
+func (r *messageRunner) Figures() []action.Figure {
+	if f, ok := r.Runner.(action.Figurer); ok {
+		return f.Figures()
+	}
+	return nil
+}
+
 func (r *messageRunner) Call(ctx context.Context) action.Result {
 	res := r.Runner.Call(ctx)
 	if res.Err != nil {

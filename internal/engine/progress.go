@@ -87,7 +87,7 @@ func logProgress(log *slog.Logger, p PhaseProgress) {
 	for _, a := range p.Actions {
 		attrs = append(attrs, slog.Group(a.Action,
 			"offered", a.Offered(), "served", a.Calls, "qps", round1(a.QPS),
-			"p50", fmtDur(a.P50), "p99", fmtDur(a.P99),
+			"p50", fmtSec(a.SLO.P50), "p99", fmtSec(a.SLO.P99),
 			"errors", a.Failed, "dropped", a.Dropped, "inflight", a.Inflight))
 	}
 	log.Info("phase progress", attrs...)
@@ -108,7 +108,7 @@ func ProgressLines(p PhaseProgress, width int) []string {
 		{Title: "errors", Right: true}, {Title: "dropped", Right: true}, {Title: "in flight", Right: true},
 	}}
 	for _, a := range p.Actions {
-		t.Add(a.Action, a.Offered(), a.Calls, fmt.Sprintf("%.1f", a.QPS), fmtDur(a.P50), fmtDur(a.P99), a.Failed, a.Dropped, a.Inflight)
+		t.Add(a.Action, a.Offered(), a.Calls, fmt.Sprintf("%.1f", a.QPS), fmtSec(a.SLO.P50), fmtSec(a.SLO.P99), a.Failed, a.Dropped, a.Inflight)
 	}
 	var b strings.Builder
 	_ = t.Write(&b, "table", termui.Layout{Width: width})

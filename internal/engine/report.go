@@ -131,6 +131,13 @@ func ResultsTable(it *Iteration) *termui.Table {
 		{Title: "dropped", Right: true, Group: "counts", Collapse: 2},
 		{Title: "guarantees", Min: 11},
 	}}
+	// An action kind's own figures (Kafka's end-to-end latency and
+	// counts) get a column when there are any.
+	figs := len(it.Figures) > 0
+	if figs {
+		last := t.Columns[len(t.Columns)-1]
+		t.Columns = append(t.Columns[:len(t.Columns)-1], termui.Column{Title: "figures", Min: 12}, last)
+	}
 	n := 0 // footnotes: the first server message of each error class
 	for _, r := range it.Results {
 		var vs []string
@@ -164,9 +171,13 @@ func ResultsTable(it *Iteration) *termui.Table {
 		if r.Open {
 			offered = fmt.Sprintf("%.1f", r.OfferedQPS)
 		}
-		t.Add(r.Action, r.Calls, offered, fmt.Sprintf("%.1f", r.ServedQPS), fmt.Sprintf("%.1f", r.QPS),
+		cells := []any{r.Action, r.Calls, offered, fmt.Sprintf("%.1f", r.ServedQPS), fmt.Sprintf("%.1f", r.QPS),
 			latText(r, "avg"), latText(r, "p50"), latText(r, "p95"), latText(r, "p99"), latText(r, "max"),
-			errs, r.Retries, r.Dropped+r.Missed, strings.Join(vs, "\n"))
+			errs, r.Retries, r.Dropped + r.Missed}
+		if figs {
+			cells = append(cells, figuresText(it.Figures[r.Action]))
+		}
+		t.Add(append(cells, strings.Join(vs, "\n"))...)
 	}
 	return t
 }
@@ -481,6 +492,22 @@ func GuaranteeText(sc *config.Scenario) string {
 		}
 		if g.ErrorRatio != nil {
 			p = append(p, fmt.Sprintf("errors≤%g", *g.ErrorRatio))
+		}
+		for _, s := range []struct {
+			n string
+			d config.Duration
+		}{{"e2e_p50", g.E2EP50}, {"e2e_p99", g.E2EP99}, {"e2e_max", g.E2EMax}} {
+			if s.d.D > 0 {
+				p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
+			}
+		}
+		for _, s := range []struct {
+			n string
+			v *float64
+		}{{"missing", g.Missing}, {"duplicate", g.Duplicate}, {"foreign", g.Foreign}} {
+			if s.v != nil {
+				p = append(p, fmt.Sprintf("%s≤%g", s.n, *s.v))
+			}
 		}
 		parts = append(parts, an+" "+strings.Join(p, " "))
 	}

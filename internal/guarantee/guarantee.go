@@ -45,7 +45,7 @@ func (v Verdict) String() string {
 	switch v.Stat {
 	case "qps":
 		s = fmt.Sprintf("qps %s ≥ %.4g %s", num(float64(v.Value), "%.1f"), float64(v.Limit), word)
-	case "slope", "error_ratio":
+	case "slope", "error_ratio", "missing", "duplicate", "foreign":
 		s = fmt.Sprintf("%s %s ≤ %.4g %s", v.Stat, num(float64(v.Value), "%.4g"), float64(v.Limit), word)
 	default:
 		s = fmt.Sprintf("%s %s ≤ %s %s", v.Stat, Seconds(float64(v.Value)), Seconds(float64(v.Limit)), word)
