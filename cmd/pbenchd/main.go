@@ -370,6 +370,14 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 	// Identical repeated warnings and errors are folded into one line
 	// with a count (see logfold).
 	if c.Format == "json" {
+		// Durations as people and parsers read them ("1.5s"), not
+		// nanoseconds.
+		o.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		}
 		return slog.New(logfold.New(slog.NewJSONHandler(w, o)))
 	}
 	return slog.New(logfold.New(slog.NewTextHandler(w, o)))

@@ -231,13 +231,14 @@ func (d *Daemon) logIteration(it *Iteration) {
 	case it.Err != nil && it.Result == Error:
 		d.log.Error("iteration failed", append(attrs, "err", it.Err)...)
 	case it.Result == Fail:
-		var broken []string
+		// A field each (broken.action.stat=…), not one list run together.
+		var broken []any
 		for _, v := range it.Verdicts {
 			if !v.OK {
-				broken = append(broken, v.Action+": "+v.String())
+				broken = append(broken, slog.String(v.Action+"."+v.Stat, v.String()))
 			}
 		}
-		d.log.Warn("iteration broke guarantees", append(attrs, "broken", broken)...)
+		d.log.Warn("iteration broke guarantees", append(attrs, slog.Group("broken", broken...))...)
 	default:
 		d.log.Info("iteration finished", attrs...)
 	}
