@@ -361,6 +361,17 @@ func PlanOf(cfg *config.Config, sc *config.Scenario) Plan {
 			p.Phases = append(p.Phases, pp)
 			continue
 		}
+		if pr := ph.Probe; pr != nil {
+			a := pr.Action
+			pp.Duration = fmt.Sprintf("%s a step", pr.Step)
+			pp.Sweep = "capacity search"
+			pp.Actions = append(pp.Actions, ActionPlan{
+				Name: a.Name, Kind: a.Kind, Loop: fmt.Sprintf("open loop, capacity search from %s up to %s", orDefault(pr.Start.String(), "100/s"), orDefault(pr.Ceiling.String(), "100000/s")),
+				Target: sc.TargetOf(&a), Reported: a.Reported(),
+			})
+			p.Phases = append(p.Phases, pp)
+			continue
+		}
 		if ph.Load == nil {
 			continue
 		}
@@ -608,4 +619,11 @@ func targetsText(cfg *config.Config, sc *config.Scenario) []string {
 		}
 	}
 	return out
+}
+
+func orDefault(s, d string) string {
+	if s == "" || s == "0/s" {
+		return d
+	}
+	return s
 }
