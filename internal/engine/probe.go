@@ -106,6 +106,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 	if err != nil {
 		return nil, fmt.Errorf("action %s: %w", a.Name, err)
 	}
+	run = e.msgs.wrap(sc.Name, a.Name, run)
 	defer run.Close()
 	active := e.m.PhaseActive.WithLabelValues(sc.Name, name)
 	active.Set(1)

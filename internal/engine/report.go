@@ -68,6 +68,12 @@ func SummaryTo(w io.Writer, it *Iteration, out Output) {
 		_ = sw.Write(w, out.Format, out.Layout)
 	}
 	probeTables(w, it.Probes)
+	// Messages of actions without a row below (swept, probed) come here.
+	for _, m := range it.Messages {
+		if !slices.ContainsFunc(it.Results, func(r metrics.Result) bool { return r.Action == m.Action }) {
+			para(w, out.Layout.Width, "  ", fmt.Sprintf("%s %s: %s", m.Action, m.Class, m.Message))
+		}
+	}
 	if len(it.Results) == 0 {
 		return
 	}

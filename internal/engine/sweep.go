@@ -48,6 +48,7 @@ func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name strin
 		if err != nil {
 			return out, fmt.Errorf("action %s at concurrency %d: %w", a.Name, n, err)
 		}
+		run = e.msgs.wrap(sc.Name, a.Name, run)
 		log.Info("sweep step started", "phase", name, "action", a.Name, "concurrency", n, "duration", step)
 		start := time.Now()
 		rec := e.m.NewRecorder(sc.Name, a.Name, start, warmup)
