@@ -369,10 +369,15 @@ func PlanOf(cfg *config.Config, sc *config.Scenario) Plan {
 		}
 		if pr := ph.Probe; pr != nil {
 			a := pr.Action
-			pp.Duration = fmt.Sprintf("%s a step", pr.Step)
-			pp.Sweep = "capacity search"
+			// The probe's own account: its search, steps and SLO.
+			var b strings.Builder
+			describeProbe(&b, cfg, sc, i, pr)
+			text := strings.Join(strings.Fields(b.String()), " ")
+			text = strings.TrimPrefix(text, "phase "+pp.Name+": ")
+			pp.Duration = "capacity search"
+			pp.Sweep = text
 			pp.Actions = append(pp.Actions, ActionPlan{
-				Name: a.Name, Kind: a.Kind, Loop: fmt.Sprintf("open loop, capacity search from %s up to %s", orDefault(pr.Start.String(), "100/s"), orDefault(pr.Ceiling.String(), "100000/s")),
+				Name: a.Name, Kind: a.Kind, Loop: text,
 				Target: sc.TargetOf(&a), Reported: a.Reported(),
 			})
 			p.Phases = append(p.Phases, pp)
@@ -414,7 +419,11 @@ func PlanOf(cfg *config.Config, sc *config.Scenario) Plan {
 func Describe(w io.Writer, cfg *config.Config, sc *config.Scenario, out Output) {
 	p := PlanOf(cfg, sc)
 	md := out.Format == "markdown"
-	head := fmt.Sprintf("scenario %s (%s, from %s)", p.Scenario, strings.Join(p.Targets, ", "), p.Source)
+	tgt := strings.Join(p.Targets, ", ")
+	if tgt == "" {
+		tgt = "no target"
+	}
+	head := fmt.Sprintf("scenario %s (%s, from %s)", p.Scenario, tgt, p.Source)
 	if md {
 		head = "### " + head + "\n"
 	}
@@ -625,11 +634,4 @@ func targetsText(cfg *config.Config, sc *config.Scenario) []string {
 		}
 	}
 	return out
-}
-
-func orDefault(s, d string) string {
-	if s == "" || s == "0/s" {
-		return d
-	}
-	return s
 }
