@@ -206,6 +206,9 @@ func (c *Config) unreachable(sc *Scenario) []string {
 		if c.Run.Warmup != nil {
 			warmup = *c.Run.Warmup
 		}
+		if warmup.D >= d.D {
+			warmup = Duration{} // as the engine runs it (and warns of)
+		}
 		for j, a := range ph.Load.Actions {
 			g, ok := sc.Guarantees[a.Name]
 			if !ok || g.QPS <= 0 || a.Open == nil || d.D <= warmup.D {
@@ -688,8 +691,11 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 }
 
 // overrideWindow checks a phase's window once run.duration and
-// run.warmup (--duration, --warmup) are applied: a warm-up that fills the
-// whole phase is an error, as it is in a file, not a warm-up of 0.
+// run.warmup (--duration, --warmup) are applied: a warm-up given by
+// run.warmup that fills the whole phase is an error, as it is in a file,
+// not a warm-up of 0. A run.duration alone shorter than the phase's own
+// warm-up runs the phase without one (a quick try of a catalog), which a
+// warning says.
 func (c *Config) overrideWindow(sc *Scenario, pk, durKey string, d, warmup Duration, selected bool) []error {
 	if !selected || (c.Run.Warmup == nil && c.Run.Duration.D <= 0) {
 		return nil
@@ -709,7 +715,8 @@ func (c *Config) overrideWindow(sc *Scenario, pk, durKey string, d, warmup Durat
 	case c.Run.Warmup != nil:
 		return []error{fmt.Errorf("run.warmup: %s must be shorter than the %s %s of %s", warmup, durKey, d, sc.Key(pk))}
 	}
-	return []error{fmt.Errorf("run.duration: %s must be longer than the warm-up %s of %s", d, warmup, sc.Key(pk))}
+	c.warnings = append(c.warnings, fmt.Sprintf("run.duration: %s is not longer than the warm-up %s of %s, so that phase runs without a warm-up (give run.warmup, --warmup, to set one)", d, warmup, sc.Key(pk)))
+	return nil
 }
 
 func (sc *Scenario) checkKind(a *Action, ak string, kinds KindChecker, t Target) []error {

@@ -24,6 +24,18 @@ func TestWarnings(t *testing.T) {
 			want:  []string{`testdata/override/read.yaml: name: scenario "read" replaces the built-in one of that name`},
 		},
 		{
+			// As --duration 5s would set it: the 10s warm-up cannot be
+			// kept, and ramped offers its mean over 0..5s, 10 + 100·2.5/60
+			// = 14.17/s.
+			name:  "a duration override shorter than a phase's warm-up",
+			files: []string{"testdata/warn/unreachable.yaml"},
+			set:   map[string]any{"run.duration": "5s"},
+			want: []string{
+				`run.duration: 5s is not longer than the warm-up 10s of scenarios[0].phases[0].load, so that phase runs without a warm-up (give run.warmup, --warmup, to set one)`,
+				`scenarios[0].guarantees.ramped.qps: 75 cannot be met: scenarios[0].phases[0].load.actions[1].open offers 14.17/s on average (ramp 10/s to 110/s over 1m0s)`,
+			},
+		},
+		{
 			name:  "the older template syntax",
 			files: []string{"testdata/warn/old_syntax.yaml"},
 			want: []string{
