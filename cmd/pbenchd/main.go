@@ -46,10 +46,12 @@ const exitCodes = `Exit codes:
   0    ok: every scenario ran and met its guarantees
   1    a guarantee failed, or a regression against --baseline (once)
   2    bad usage or configuration (nothing ran)
-  3    could not start: the listen address is taken, a file cannot be written
+  3    could not start (the listen address is taken, a file cannot be written),
+       or a stop overran its deadline
   4    an iteration error: a target down, setup failed, the generator at fault
   5    nothing selected: no scenario to run (check, once, run)
-  130  interrupted by SIGINT or SIGTERM (once; the daemon exits 0 on SIGTERM)
+  130  interrupted by SIGINT or SIGTERM (once; the daemon exits 0 on SIGTERM);
+       128+N when a third signal N ends the process at once
 When several apply, 130 wins over 4, and 4 over 1.
 `
 
