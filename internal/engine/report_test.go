@@ -117,7 +117,9 @@ func goldenIterations() []*Iteration {
 		Scenario: "kafka_mix", Start: start, End: start.Add(30 * time.Second), Result: Pass,
 		Reported: map[string]bool{"consume": true},
 		Results: []metrics.Result{{Action: "consume", Calls: 300, OK: 300, QPS: 10,
-			Avg: 100 * time.Millisecond, P50: 100 * time.Millisecond, P95: 100 * time.Millisecond, P99: 101 * time.Millisecond, Max: 102 * time.Millisecond}},
+			ServedQPS: 10,
+			SLO:       metrics.Latency{Avg: 0.1, P50: 0.1, P95: 0.1, P99: 0.101, Max: 0.102},
+			Success:   metrics.Latency{Avg: 0.1, P50: 0.1, P95: 0.1, P99: 0.101, Max: 0.102}}},
 		Figures: map[string][]action.Figure{"consume": {
 			{Name: "records", Value: 3000}, {Name: "e2e_p50", Value: 0.0021, Seconds: true}, {Name: "e2e_p99", Value: 0.0093, Seconds: true},
 			{Name: "e2e_max", Value: 0.04, Seconds: true}, {Name: "missing", Value: 0}, {Name: "duplicate", Value: 0}, {Name: "foreign", Value: 0},
