@@ -125,9 +125,9 @@ func TestCheck(t *testing.T) {
 				"  a valid scenario that is never run",
 				"  setup: 1 step(s), teardown: 1 step(s)",
 				"  guarantees: select_1 qps≥9 p99≤100ms",
-				"phase  duration  action    kind  loop                                               connections",
-				"-----  --------  --------  ----  -------------------------------------------------  ------------------------------------------------",
-				"load   5s        select_1  sql   open loop, periodic 10/s, max in flight 16 (auto)  pooled, pool of 16; server's isolation; prepared",
+				"phase  duration  action    kind  loop                                                                                                                                                                                                       connections",
+				"-----  --------  --------  ----  ---------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------------  -------------------------------------------------------------",
+				"load   5s        select_1  sql   open loop, periodic 10/s (peak 10/s), max in flight 16 (default: the peak rate × max(1s, 2 × the largest latency guarantee)), pool_size 1 (default: the peak rate × its smallest latency guarantee 100ms)  pooled (pool size: its default); server's isolation; prepared",
 			},
 		},
 		{
