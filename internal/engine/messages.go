@@ -81,7 +81,7 @@ func (m *messageLog) add(scenario, act string, err error) {
 	}
 	m.kept = append(m.kept, Message{Action: act, Class: class, Message: msg})
 	m.mu.Unlock()
-	m.log.Warn("call failed (first of its class in this iteration)", "scenario", scenario, "action", act, "class", class, "message", msg)
+	m.log.Info("call failed (first of its class in this iteration)", "scenario", scenario, "action", act, "class", class, "message", msg)
 }
 
 // wrap returns run, with every failure's message offered to the log.
