@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
@@ -256,24 +255,7 @@ func describeProbe(w io.Writer, cfg *config.Config, sc *config.Scenario, i int, 
 	fmt.Fprintf(w, "  phase %s: probe of %s (%s), %s arrivals from %s up to %s (×%g while it holds), within %g%%, %s a step (%s warm-up), a broken step run %d more time(s), at most %d steps (%s), in flight ≤ %d\n",
 		sc.PhaseName(i), p.Action.Name, p.Action.Kind, p.ArrivalShape(), rateText(c.Start), rateText(c.Ceiling), c.Growth, c.Precision*100,
 		step, warmup, c.Confirm, c.MaxSteps, probeMaxDuration(p, step), probeCap(p, slo, c.Ceiling))
-	fmt.Fprintf(w, "    SLO of each step: %s\n", sloText(slo))
-}
-
-// sloText lists a probe's SLO compactly.
-func sloText(g config.Guarantee) string {
-	var p []string
-	for _, s := range []struct {
-		n string
-		d config.Duration
-	}{{"p50", g.P50}, {"p95", g.P95}, {"p99", g.P99}, {"max", g.Max}, {"avg", g.Avg}} {
-		if s.d.D > 0 {
-			p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
-		}
-	}
-	if g.ErrorRatio != nil {
-		p = append(p, fmt.Sprintf("errors≤%g", *g.ErrorRatio))
-	}
-	return strings.Join(p, " ")
+	fmt.Fprintf(w, "    SLO of each step: %s\n", guaranteeText(slo))
 }
 
 // probeTables writes each probe's curve and capacity, for `once`.

@@ -497,47 +497,47 @@ func PlanTable(p Plan) *termui.Table {
 func GuaranteeText(sc *config.Scenario) string {
 	var parts []string
 	for _, an := range sc.ActionNames() {
-		g, ok := sc.Guarantees[an]
-		if !ok {
-			continue
+		if g, ok := sc.Guarantees[an]; ok {
+			parts = append(parts, an+" "+guaranteeText(g))
 		}
-		var p []string
-		if g.QPS > 0 {
-			p = append(p, fmt.Sprintf("qps≥%g", g.QPS))
-		}
-		for _, s := range []struct {
-			n string
-			d config.Duration
-		}{{"p50", g.P50}, {"p95", g.P95}, {"p99", g.P99}, {"max", g.Max}, {"avg", g.Avg}} {
-			if s.d.D > 0 {
-				p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
-			}
-		}
-		if g.Slope != nil {
-			p = append(p, fmt.Sprintf("slope≤%g", *g.Slope))
-		}
-		if g.ErrorRatio != nil {
-			p = append(p, fmt.Sprintf("errors≤%g", *g.ErrorRatio))
-		}
-		for _, s := range []struct {
-			n string
-			d config.Duration
-		}{{"e2e_p50", g.E2EP50}, {"e2e_p99", g.E2EP99}, {"e2e_max", g.E2EMax}} {
-			if s.d.D > 0 {
-				p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
-			}
-		}
-		for _, s := range []struct {
-			n string
-			v *float64
-		}{{"missing", g.Missing}, {"duplicate", g.Duplicate}, {"foreign", g.Foreign}} {
-			if s.v != nil {
-				p = append(p, fmt.Sprintf("%s≤%g", s.n, *s.v))
-			}
-		}
-		parts = append(parts, an+" "+strings.Join(p, " "))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// guaranteeText lists one action's guarantees compactly: "p99≤10ms errors≤0.001".
+func guaranteeText(g config.Guarantee) string {
+	var p []string
+	if g.QPS > 0 {
+		p = append(p, fmt.Sprintf("qps≥%g", g.QPS))
+	}
+	type nd struct {
+		n string
+		d config.Duration
+	}
+	durations := func(ds ...nd) {
+		for _, s := range ds {
+			if s.d.D > 0 {
+				p = append(p, fmt.Sprintf("%s≤%s", s.n, s.d))
+			}
+		}
+	}
+	durations(nd{"p50", g.P50}, nd{"p95", g.P95}, nd{"p99", g.P99}, nd{"max", g.Max}, nd{"avg", g.Avg})
+	if g.Slope != nil {
+		p = append(p, fmt.Sprintf("slope≤%g", *g.Slope))
+	}
+	if g.ErrorRatio != nil {
+		p = append(p, fmt.Sprintf("errors≤%g", *g.ErrorRatio))
+	}
+	durations(nd{"e2e_p50", g.E2EP50}, nd{"e2e_p99", g.E2EP99}, nd{"e2e_max", g.E2EMax})
+	for _, s := range []struct {
+		n string
+		v *float64
+	}{{"missing", g.Missing}, {"duplicate", g.Duplicate}, {"foreign", g.Foreign}} {
+		if s.v != nil {
+			p = append(p, fmt.Sprintf("%s≤%g", s.n, *s.v))
+		}
+	}
+	return strings.Join(p, " ")
 }
 
 // loopText describes an action's loop as it would run over a phase of
