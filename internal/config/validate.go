@@ -472,7 +472,29 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 	if len(sc.Phases) == 0 {
 		bad("phases", "missing: a scenario needs at least one load phase")
 	}
+	// seen names each action's key path, so a name used twice says where
+	// the first one is.
 	seen := map[string]string{}
+	actionName := func(ak string, a *Action) {
+		switch {
+		case a.Name == "":
+			bad(ak+".name", "missing")
+		case !validName(a.Name):
+			bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
+		case seen[a.Name] != "":
+			bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
+		default:
+			seen[a.Name] = ak
+		}
+	}
+	// actionKind checks an action's own target and its kind's settings.
+	actionKind := func(ak string, a *Action) []error {
+		t := c.Targets[sc.TargetOf(a)]
+		if a.Target != "" {
+			t, _ = checkTarget(ak+".target", a.Target)
+		}
+		return sc.checkKind(a, ak, kinds, t)
+	}
 	phaseNames := map[string]string{}
 	for i, ph := range sc.Phases {
 		pk := fmt.Sprintf("phases[%d]", i)
@@ -491,22 +513,9 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			p := ph.Probe
 			a := &p.Action
 			ak := pk + ".probe.action"
-			switch {
-			case a.Name == "":
-				bad(ak+".name", "missing")
-			case !validName(a.Name):
-				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
-			case seen[a.Name] != "":
-				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
-			default:
-				seen[a.Name] = ak
-			}
+			actionName(ak, a)
 			errs = append(errs, sc.validateProbe(c, pk, p)...)
-			t := c.Targets[sc.TargetOf(a)]
-			if a.Target != "" {
-				t, _ = checkTarget(ak+".target", a.Target)
-			}
-			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+			errs = append(errs, actionKind(ak, a)...)
 			continue
 		}
 		if ph.Sweep != nil {
@@ -528,24 +537,11 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			errs = append(errs, c.overrideWindow(sc, pk+".sweep", "step", sw.Step, sw.Warmup, selected)...)
 			a := &sw.Action
 			ak := pk + ".sweep.action"
-			switch {
-			case a.Name == "":
-				bad(ak+".name", "missing")
-			case !validName(a.Name):
-				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
-			case seen[a.Name] != "":
-				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
-			default:
-				seen[a.Name] = ak
-			}
+			actionName(ak, a)
 			if a.Open != nil || a.Closed != nil {
 				bad(ak, "a swept action takes no open or closed loop: the sweep sets its concurrency")
 			}
-			t := c.Targets[sc.TargetOf(a)]
-			if a.Target != "" {
-				t, _ = checkTarget(ak+".target", a.Target)
-			}
-			errs = append(errs, sc.checkKind(a, ak, kinds, t)...)
+			errs = append(errs, actionKind(ak, a)...)
 			continue
 		}
 		if ph.Load == nil {
@@ -567,16 +563,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 			a := &l.Actions[j]
 			ak := fmt.Sprintf("%s.load.actions[%d]", pk, j)
 			var pacer pace.Pacer
-			switch {
-			case a.Name == "":
-				bad(ak+".name", "missing")
-			case !validName(a.Name):
-				bad(ak+".name", "%q must be letters, digits and underscores", a.Name)
-			case seen[a.Name] != "":
-				bad(ak+".name", "%q is already the name of %s", a.Name, seen[a.Name])
-			default:
-				seen[a.Name] = ak
-			}
+			actionName(ak, a)
 			switch {
 			case a.Open != nil && a.Closed != nil:
 				bad(ak, "has both open and closed: choose one loop")
@@ -606,17 +593,7 @@ func (sc *Scenario) validate(c *Config, kinds KindChecker, selected bool) []erro
 					bad(ak+".closed.concurrency", "%d is not between 1 and %d", a.Closed.Concurrency, maxInflightCeiling)
 				}
 			}
-			tname := a.Target
-			if tname == "" {
-				tname = sc.Target
-			}
-			var t Target
-			if a.Target != "" {
-				t, _ = checkTarget(ak+".target", a.Target)
-			} else {
-				t = c.Targets[tname]
-			}
-			kindErrs := sc.checkKind(a, ak, kinds, t)
+			kindErrs := actionKind(ak, a)
 			errs = append(errs, kindErrs...)
 			if pacer != nil && len(kindErrs) == 0 {
 				errs = append(errs, c.checkCarry(sc, a, ak, pacer, kinds, l.Duration.D)...)
