@@ -223,7 +223,11 @@ func runner(b *testing.B, slots int, max int64) action.Runner {
 		Scenario: "bench", Action: "select", Target: "pg", Targets: targets, Slots: slots,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	r, err := kind.Build(context.Background(), raw, env)
+	spec, err := kind.Decode(raw, "select", config.Target{Kind: "postgres"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := kind.Build(context.Background(), spec, env)
 	if err != nil {
 		b.Fatal(err)
 	}

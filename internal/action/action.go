@@ -1,6 +1,7 @@
 // Package action owns the kinds of measured work (sql, …): a registry of
-// kinds by name, each kind's settings and checks, and the runners that make
-// one call at a time for the engine's loops. One file per kind.
+// kinds by name; each kind's settings, decoded and checked once (at config
+// validation) into its typed spec; and the runners, built from that spec,
+// that make one call at a time for the engine's loops. One file per kind.
 package action
 
 import (
@@ -18,11 +19,14 @@ import (
 
 // Kind is a registered kind of action.
 type Kind interface {
-	// Check validates an action's settings (decoded YAML) for a target of
-	// the given settings, returning every problem prefixed by path.
-	Check(raw any, path string, t config.Target) error
-	// Build makes a runner from settings that passed Check.
-	Build(ctx context.Context, raw any, env Env) (Runner, error)
+	// Decode validates an action's settings (decoded YAML) for a target of
+	// the given settings, returning every problem prefixed by path, and
+	// gives them back as the kind's typed spec (*SQLSpec, *NullSpec…),
+	// defaults filled in. Config validation decodes each action once and
+	// keeps the spec in config.Action.Spec.
+	Decode(raw any, path string, t config.Target) (any, error)
+	// Build makes a runner from a spec that Decode returned without error.
+	Build(ctx context.Context, spec any, env Env) (Runner, error)
 }
 
 // Env is what a kind needs to build a runner.
@@ -83,7 +87,8 @@ type Result struct {
 }
 
 // Registry maps kind names to kinds. It implements config.KindChecker, so
-// validation and the engine ask the same list.
+// validation and the engine ask the same list, and validation keeps the
+// spec that the engine builds from.
 type Registry struct {
 	mu    sync.RWMutex
 	kinds map[string]Kind
@@ -122,13 +127,37 @@ func (r *Registry) Lookup(name string) (Kind, bool) {
 	return k, ok
 }
 
-// Check validates an action's settings with its kind.
-func (r *Registry) Check(name string, raw any, path string, t config.Target) error {
+// Decode validates an action's settings with its kind and returns its
+// typed spec (see Kind.Decode).
+func (r *Registry) Decode(name string, raw any, path string, t config.Target) (any, error) {
 	k, ok := r.Lookup(name)
 	if !ok {
-		return fmt.Errorf("%s: %q is not an action kind", path, name)
+		return nil, fmt.Errorf("%s: %q is not an action kind", path, name)
 	}
-	return k.Check(raw, path, t)
+	return k.Decode(raw, path, t)
+}
+
+// Spec returns an action's typed spec: the one config validation kept in
+// a.Spec or, for an action made in code that never went through
+// validation (tests, tools), its settings decoded now.
+func (r *Registry) Spec(a *config.Action, path string) (any, error) {
+	if a.Spec != nil {
+		return a.Spec, nil
+	}
+	return r.Decode(a.Kind, a.Kinds[a.Kind], path, config.Target{})
+}
+
+// Build makes a runner for an action from its spec (see Spec).
+func (r *Registry) Build(ctx context.Context, a *config.Action, env Env) (Runner, error) {
+	k, ok := r.Lookup(a.Kind)
+	if !ok {
+		return nil, fmt.Errorf("unknown kind %q", a.Kind)
+	}
+	spec, err := r.Spec(a, env.Scenario+"."+env.Action)
+	if err != nil {
+		return nil, err
+	}
+	return k.Build(ctx, spec, env)
 }
 
 // NeedsTarget tells whether actions of the kind talk to a target; a kind
@@ -154,19 +183,19 @@ var _ config.ConnectionCounter = (*Registry)(nil)
 // connectionCounter is a kind that holds a configurable number of
 // connections for an open loop.
 type connectionCounter interface {
-	connections(raw any) (n int, key string)
+	connections(spec any) (n int, key string)
 }
 
 // Connections returns the connections an open-loop action of kind name
-// holds as configured, and the key that sets them (see
+// holds as its spec says, and the key that sets them (see
 // config.ConnectionCounter).
-func (r *Registry) Connections(name string, raw any) (int, string) {
+func (r *Registry) Connections(name string, spec any) (int, string) {
 	k, ok := r.Lookup(name)
 	if !ok {
 		return 0, ""
 	}
 	if cc, ok := k.(connectionCounter); ok {
-		return cc.connections(raw)
+		return cc.connections(spec)
 	}
 	return 0, ""
 }
@@ -180,35 +209,43 @@ func needTarget(kind, want, path string, t config.Target) error {
 	return nil
 }
 
-// checkSettings is what every kind's Check does: the target's kind, then
-// the settings as decode reads them.
-func checkSettings[S any](decode func(any, string) (S, error), kind, want string, raw any, path string, t config.Target) error {
+// decodeFor is what the Decode of every kind that talks to a target does:
+// check the target's kind, then read the settings with decode.
+func decodeFor[S any](decode func(any, string) (S, error), kind, want string, raw any, path string, t config.Target) (any, error) {
 	if err := needTarget(kind, want, path, t); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := decode(raw, path)
-	return err
+	s, err := decode(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Describer is an optional capability of a Kind: a short account of an
-// action's settings for `pbenchd check` (connection model, pool size,
+// action's spec for `pbenchd check` (connection model, pool size,
 // isolation…). slots is the action's workers or its cap on calls in
 // flight; open tells an open loop from a closed one.
 type Describer interface {
-	Describe(raw any, slots int, open bool) string
+	Describe(spec any, slots int, open bool) string
 }
 
 // Describe returns the kind's account of an action's settings, or "" for
-// a kind that gives none.
-func (r *Registry) Describe(name string, raw any, slots int, open bool) string {
-	k, ok := r.Lookup(name)
+// a kind that gives none or settings that do not decode.
+func (r *Registry) Describe(a *config.Action, slots int, open bool) string {
+	k, ok := r.Lookup(a.Kind)
 	if !ok {
 		return ""
 	}
-	if d, ok := k.(Describer); ok {
-		return d.Describe(raw, slots, open)
+	d, ok := k.(Describer)
+	if !ok {
+		return ""
 	}
-	return ""
+	spec, err := r.Spec(a, "")
+	if err != nil {
+		return ""
+	}
+	return d.Describe(spec, slots, open)
 }
 
 // Figure is a figure of an action kind's own, beyond calls and their

@@ -102,12 +102,13 @@ func (kafkaConsumeKind) decode(raw any, path string) (*KafkaConsumeSpec, error) 
 	return &s, errors.Join(errs...)
 }
 
-func (k kafkaConsumeKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "kafka_consume", "kafka", raw, path, t)
+func (k kafkaConsumeKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "kafka_consume", "kafka", raw, path, t)
 }
 
-func (k kafkaConsumeKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, kt, err := kafkaSettings(k.decode, raw, env)
+func (kafkaConsumeKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*KafkaConsumeSpec)
+	kt, err := env.Targets.Kafka(env.Target, env.Log)
 	if err != nil {
 		return nil, err
 	}

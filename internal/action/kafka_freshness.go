@@ -91,12 +91,13 @@ func (kafkaFreshnessKind) decode(raw any, path string) (*KafkaFreshnessSpec, err
 	return &s, errors.Join(errs...)
 }
 
-func (k kafkaFreshnessKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "kafka_freshness", "kafka", raw, path, t)
+func (k kafkaFreshnessKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "kafka_freshness", "kafka", raw, path, t)
 }
 
-func (k kafkaFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, kt, err := kafkaSettings(k.decode, raw, env)
+func (kafkaFreshnessKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*KafkaFreshnessSpec)
+	kt, err := env.Targets.Kafka(env.Target, env.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -101,23 +101,13 @@ func (kafkaProduceKind) decode(raw any, path string) (*KafkaProduceSpec, error) 
 	return &s, errors.Join(errs...)
 }
 
-// kafkaSettings is how every Kafka kind's Build starts: its settings, and
-// the client of its target.
-func kafkaSettings[S any](decode func(any, string) (S, error), raw any, env Env) (S, *target.Kafka, error) {
-	s, err := decode(raw, env.Scenario+"."+env.Action)
-	if err != nil {
-		return s, nil, err
-	}
+func (k kafkaProduceKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "kafka_produce", "kafka", raw, path, t)
+}
+
+func (kafkaProduceKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*KafkaProduceSpec)
 	kt, err := env.Targets.Kafka(env.Target, env.Log)
-	return s, kt, err
-}
-
-func (k kafkaProduceKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "kafka_produce", "kafka", raw, path, t)
-}
-
-func (k kafkaProduceKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, kt, err := kafkaSettings(k.decode, raw, env)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func newKafkaEnvAt(t *testing.T, c *kfake.Cluster, addr string) *kafkaEnv {
 	return &kafkaEnv{c: c, m: m, set: set, addr: addr}
 }
 
-// build checks the settings as validation would and builds a runner of the
+// build decodes the settings as validation would and builds a runner of the
 // kind, closed when the test ends (closing twice is allowed).
 func (e *kafkaEnv) build(t *testing.T, kind, action string, raw map[string]any, slots int) Runner {
 	t.Helper()
@@ -72,10 +72,11 @@ func (e *kafkaEnv) build(t *testing.T, kind, action string, raw map[string]any, 
 	if !ok {
 		t.Fatalf("kind %s not registered", kind)
 	}
-	if err := k.Check(raw, kind, config.Target{Kind: "kafka"}); err != nil {
-		t.Fatalf("check: %v", err)
+	spec, err := k.Decode(raw, kind, config.Target{Kind: "kafka"})
+	if err != nil {
+		t.Fatalf("decode: %v", err)
 	}
-	r, err := k.Build(context.Background(), raw, Env{
+	r, err := k.Build(context.Background(), spec, Env{
 		Scenario: "test", Action: action, Target: "k", Targets: e.set,
 		Slots: slots, Log: quiet, Metrics: e.m,
 	})
@@ -515,7 +516,7 @@ func TestKafkaCheck(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Kinds.Check(tc.kind, tc.raw, "p", tc.target)
+			_, err := Kinds.Decode(tc.kind, tc.raw, "p", tc.target)
 			var got []string
 			if err != nil {
 				got = strings.Split(err.Error(), "\n")

@@ -39,14 +39,15 @@ const maxNullSleep = time.Hour
 
 type nullKind struct{}
 
-func (nullKind) decode(raw any, path string) (NullSpec, error) {
+// Decode accepts any target: the action talks to none.
+func (nullKind) Decode(raw any, path string, _ config.Target) (any, error) {
 	var s NullSpec
 	if raw != nil {
 		if _, ok := raw.(map[string]any); !ok {
-			return s, fmt.Errorf("%s: %v is not a mapping like {sleep: 1ms}", path, raw)
+			return nil, fmt.Errorf("%s: %v is not a mapping like {sleep: 1ms}", path, raw)
 		}
 		if err := config.Decode(raw, path, &s); err != nil {
-			return s, err
+			return nil, err
 		}
 	}
 	var errs []error
@@ -59,24 +60,18 @@ func (nullKind) decode(raw any, path string) (NullSpec, error) {
 	if !(s.FailRatio >= 0 && s.FailRatio <= 1) {
 		errs = append(errs, fmt.Errorf("%s.fail_ratio: %v is not between 0 and 1", path, s.FailRatio))
 	}
-	return s, errors.Join(errs...)
-}
-
-// Check accepts any target: the action talks to none.
-func (k nullKind) Check(raw any, path string, _ config.Target) error {
-	_, err := k.decode(raw, path)
-	return err
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &s, nil
 }
 
 // NeedsTarget tells config that a scenario of only `noop` actions needs no
 // target.
 func (nullKind) NeedsTarget() bool { return false }
 
-func (k nullKind) Build(_ context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Scenario+"."+env.Action)
-	if err != nil {
-		return nil, err
-	}
+func (nullKind) Build(_ context.Context, spec any, _ Env) (Runner, error) {
+	s := spec.(*NullSpec)
 	r := &nullRunner{sleep: s.Sleep.D, failRatio: s.FailRatio}
 	if s.Concurrency > 0 {
 		r.slots = make(chan struct{}, s.Concurrency)

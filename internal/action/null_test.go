@@ -51,7 +51,7 @@ func TestNullCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// Any target, or none: the action talks to nothing.
 			for _, tg := range []config.Target{{}, {Kind: "postgres"}, {Kind: "kafka"}} {
-				err := action.Kinds.Check("noop", nullRaw(t, tc.yaml), path, tg)
+				_, err := action.Kinds.Decode("noop", nullRaw(t, tc.yaml), path, tg)
 				var got []string
 				if err != nil {
 					got = strings.Split(err.Error(), "\n")
@@ -70,7 +70,11 @@ func TestNullCheck(t *testing.T) {
 func buildNull(t *testing.T, doc string) action.Runner {
 	t.Helper()
 	k, _ := action.Kinds.Lookup("noop")
-	r, err := k.Build(context.Background(), nullRaw(t, doc), action.Env{Scenario: "s", Action: "a"})
+	spec, err := k.Decode(nullRaw(t, doc), "a", config.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := k.Build(context.Background(), spec, action.Env{Scenario: "s", Action: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,9 +198,9 @@ func placeholders(st string) int {
 
 // connections is what an open loop of this action holds: reused
 // connections or a pool's size; a standalone action connects per call.
-func (k sqlKind) connections(raw any) (int, string) {
-	s, err := k.decode(raw, "")
-	if err != nil {
+func (sqlKind) connections(spec any) (int, string) {
+	s, ok := spec.(*SQLSpec)
+	if !ok {
 		return 0, ""
 	}
 	switch s.Conn {
@@ -215,11 +215,8 @@ func (k sqlKind) connections(raw any) (int, string) {
 // Describe gives the connection model as Build would set it up: reuse
 // with its number of connections, a pool and its size, or a connection
 // per call; then the isolation level and the query protocol.
-func (k sqlKind) Describe(raw any, slots int, open bool) string {
-	s, err := k.decode(raw, "")
-	if err != nil {
-		return ""
-	}
+func (sqlKind) Describe(spec any, slots int, open bool) string {
+	s := spec.(*SQLSpec)
 	var conn string
 	switch {
 	case s.Conn == "pooled" && s.PoolSize > 0:
@@ -246,15 +243,12 @@ func (k sqlKind) Describe(raw any, slots int, open bool) string {
 	return conn + "; " + iso + "; " + mode
 }
 
-func (k sqlKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "sql", "postgres", raw, path, t)
+func (k sqlKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "sql", "postgres", raw, path, t)
 }
 
-func (k sqlKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Scenario+"."+env.Action)
-	if err != nil {
-		return nil, err
-	}
+func (sqlKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*SQLSpec)
 	pg, err := env.Targets.Postgres(env.Target)
 	if err != nil {
 		return nil, err

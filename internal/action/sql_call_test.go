@@ -15,7 +15,11 @@ import (
 func buildReuse(t *testing.T, ctx context.Context, raw map[string]any) Runner {
 	t.Helper()
 	targets := target.NewSet(map[string]config.Target{"pg": {Kind: "postgres", DSN: pgtest.DSN()}}, nil)
-	r, err := sqlKind{}.Build(ctx, raw, Env{Scenario: "s", Action: "a", Target: "pg", Targets: targets, Slots: 1,
+	spec, err := sqlKind{}.Decode(raw, "a", config.Target{Kind: "postgres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlKind{}.Build(ctx, spec, Env{Scenario: "s", Action: "a", Target: "pg", Targets: targets, Slots: 1,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

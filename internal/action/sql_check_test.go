@@ -197,7 +197,7 @@ sql:
 				target = *tc.target
 			}
 			got := ""
-			if err := action.Kinds.Check("sql", doc["sql"], path, target); err != nil {
+			if _, err := action.Kinds.Decode("sql", doc["sql"], path, target); err != nil {
 				got = err.Error()
 			}
 			if got != want {
@@ -210,7 +210,7 @@ sql:
 // TestCheckUnknownKind checks the registry's answer for a kind it does not
 // hold (config validation lists the kinds before it gets there).
 func TestCheckUnknownKind(t *testing.T) {
-	err := action.Kinds.Check("http", map[string]any{}, "a.yaml: phases[0].load.actions[0].http", config.Target{})
+	_, err := action.Kinds.Decode("http", map[string]any{}, "a.yaml: phases[0].load.actions[0].http", config.Target{})
 	const want = `a.yaml: phases[0].load.actions[0].http: "http" is not an action kind`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)

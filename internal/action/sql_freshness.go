@@ -77,15 +77,12 @@ func (sqlFreshnessKind) decode(raw any, path string) (*SQLFreshnessSpec, error) 
 	return &s, errors.Join(errs...)
 }
 
-func (k sqlFreshnessKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "sql_freshness", "postgres", raw, path, t)
+func (k sqlFreshnessKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "sql_freshness", "postgres", raw, path, t)
 }
 
-func (k sqlFreshnessKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Action)
-	if err != nil {
-		return nil, err
-	}
+func (sqlFreshnessKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*SQLFreshnessSpec)
 	wpg, err := env.Targets.Postgres(env.Target)
 	if err != nil {
 		return nil, err

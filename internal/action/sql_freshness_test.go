@@ -42,7 +42,7 @@ func TestSQLFreshnessCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = action.Kinds.Check("sql_freshness", doc["sql_freshness"], path, config.Target{Kind: "postgres"})
+			_, err = action.Kinds.Decode("sql_freshness", doc["sql_freshness"], path, config.Target{Kind: "postgres"})
 			var got []string
 			if err != nil {
 				got = strings.Split(err.Error(), "\n")

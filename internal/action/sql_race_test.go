@@ -26,7 +26,11 @@ func TestReusedReplaceUnderConcurrency(t *testing.T) {
 		// One call in four outlives the timeout and has its connection replaced.
 		"args": []any{map[string]any{"kind": "choice", "values": []any{"0", "0", "0", "0.2"}}},
 	}
-	r, err := sqlKind{}.Build(context.Background(), raw, Env{Scenario: "s", Action: "a", Target: "pg", Targets: targets,
+	spec, err := sqlKind{}.Decode(raw, "a", config.Target{Kind: "postgres"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := sqlKind{}.Build(context.Background(), spec, Env{Scenario: "s", Action: "a", Target: "pg", Targets: targets,
 		Slots: 8, Open: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

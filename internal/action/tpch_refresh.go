@@ -50,15 +50,12 @@ func (tpchRefreshKind) decode(raw any, path string) (*TPCHRefreshSpec, error) {
 	return &s, errors.Join(errs...)
 }
 
-func (k tpchRefreshKind) Check(raw any, path string, t config.Target) error {
-	return checkSettings(k.decode, "tpch_refresh", "postgres", raw, path, t)
+func (k tpchRefreshKind) Decode(raw any, path string, t config.Target) (any, error) {
+	return decodeFor(k.decode, "tpch_refresh", "postgres", raw, path, t)
 }
 
-func (k tpchRefreshKind) Build(ctx context.Context, raw any, env Env) (Runner, error) {
-	s, err := k.decode(raw, env.Action)
-	if err != nil {
-		return nil, err
-	}
+func (tpchRefreshKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
+	s := spec.(*TPCHRefreshSpec)
 	g, err := tpch.New(s.SF, s.Seed)
 	if err != nil {
 		return nil, err

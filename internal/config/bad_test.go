@@ -560,9 +560,9 @@ type twoKinds struct{}
 
 func (twoKinds) Names() []string { return []string{"kafka_produce", "sql"} }
 
-func (twoKinds) Check(name string, raw any, path string, t config.Target) error {
+func (twoKinds) Decode(name string, raw any, path string, t config.Target) (any, error) {
 	if name == "sql" {
-		return action.Kinds.Check(name, raw, path, t)
+		return action.Kinds.Decode(name, raw, path, t)
 	}
-	return nil
+	return nil, nil
 }

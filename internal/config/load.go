@@ -58,9 +58,11 @@ type Options struct {
 type KindChecker interface {
 	// Names lists the registered kinds, sorted.
 	Names() []string
-	// Check validates the settings of one action of kind name, given the
-	// kind of its target. Every problem is returned, prefixed by path.
-	Check(name string, raw any, path string, target Target) error
+	// Decode validates the settings of one action of kind name, given the
+	// kind of its target, and returns them as the kind's typed spec, which
+	// validation keeps in Action.Spec. Every problem is returned, prefixed
+	// by path.
+	Decode(name string, raw any, path string, target Target) (spec any, err error)
 }
 
 // listKeys are keys whose environment value is a comma-separated list.

@@ -336,6 +336,11 @@ type Action struct {
 
 	// Kind is the action kind found in Kinds, set by validation.
 	Kind string `koanf:"-"`
+	// Spec is the kind's settings, Kinds[Kind], as the kind decoded them
+	// into its own typed spec (action.SQLSpec…), set by validation (see
+	// KindChecker.Decode) so that they are decoded once and the engine
+	// builds the action from them.
+	Spec any `koanf:"-"`
 }
 
 // Reported reports whether the action takes part in guarantee checks.

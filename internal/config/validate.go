@@ -730,9 +730,11 @@ func (sc *Scenario) checkKind(a *Action, ak string, kinds KindChecker, t Target)
 		return errs
 	}
 	a.Kind = kind
-	if err := kinds.Check(kind, a.Kinds[kind], sc.Key(ak+"."+kind), t); err != nil {
-		errs = append(errs, unjoin(err)...)
+	spec, err := kinds.Decode(kind, a.Kinds[kind], sc.Key(ak+"."+kind), t)
+	if err != nil {
+		return append(errs, unjoin(err)...)
 	}
+	a.Spec = spec
 	return errs
 }
 
@@ -867,9 +869,10 @@ func btoi(b bool) int {
 // that cannot carry the rate.
 type ConnectionCounter interface {
 	// Connections returns the connections an open-loop action of kind
-	// name holds as configured, and the settings key that sets them; 0
-	// when the kind holds none or the settings leave it to the default.
-	Connections(name string, raw any) (n int, key string)
+	// name holds as its spec (Action.Spec) says, and the settings key that
+	// sets them; 0 when the kind holds none or the spec leaves it to the
+	// default.
+	Connections(name string, spec any) (n int, key string)
 }
 
 // checkCarry refuses an open loop that pbenchd cannot pace (a peak above
@@ -913,7 +916,7 @@ func (c *Config) checkCarry(sc *Scenario, a *Action, ak string, p pace.Pacer, ki
 	if !ok || a.Kind == "" {
 		return errs
 	}
-	n, key := cc.Connections(a.Kind, a.Kinds[a.Kind])
+	n, key := cc.Connections(a.Kind, a.Spec)
 	if key == "" {
 		return errs
 	}

@@ -413,11 +413,7 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 			p.worker = max(a.Closed.Concurrency, 1)
 			env.Slots = p.worker
 		}
-		kind, ok := action.Kinds.Lookup(a.Kind)
-		if !ok {
-			return nil, fmt.Errorf("action %s: unknown kind %q", a.Name, a.Kind)
-		}
-		run, err := kind.Build(ctx, a.Kinds[a.Kind], env)
+		run, err := action.Kinds.Build(ctx, a, env)
 		if err != nil {
 			return nil, fmt.Errorf("action %s: %w", a.Name, err)
 		}

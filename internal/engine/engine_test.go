@@ -46,10 +46,11 @@ func buildSQL(t *testing.T, raw map[string]any, open bool, slots int) action.Run
 	if !ok {
 		t.Fatal("sql kind not registered")
 	}
-	if err := kind.Check(raw, "sql", config.Target{Kind: "postgres"}); err != nil {
-		t.Fatalf("check: %v", err)
+	spec, err := kind.Decode(raw, "sql", config.Target{Kind: "postgres"})
+	if err != nil {
+		t.Fatalf("decode: %v", err)
 	}
-	r, err := kind.Build(context.Background(), raw, action.Env{
+	r, err := kind.Build(context.Background(), spec, action.Env{
 		Scenario: "test", Action: "a", Target: "pg", Targets: testTargets(pgtest.DSN()),
 		Slots: slots, Open: open, Log: quiet,
 	})

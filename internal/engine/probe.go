@@ -94,11 +94,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 	}
 	scfg := search.Config()
 	capN := probeCap(p, slo, scfg.Ceiling)
-	kind, ok := action.Kinds.Lookup(a.Kind)
-	if !ok {
-		return nil, fmt.Errorf("action %s: unknown kind %q", a.Name, a.Kind)
-	}
-	run, err := kind.Build(ctx, a.Kinds[a.Kind], action.Env{
+	run, err := action.Kinds.Build(ctx, a, action.Env{
 		Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets,
 		Slots: capN, Open: true, Log: log, Metrics: e.m,
 	})

@@ -127,7 +127,11 @@ func TestProbeCapacityNull(t *testing.T) {
 	e := New(&config.Config{Run: config.Run{SetupTimeout: config.Dur(time.Minute), TeardownTimeout: config.Dur(time.Minute)}}, m, quiet)
 	null := map[string]any{"sleep": "20ms", "concurrency": 8}
 	kind, _ := action.Kinds.Lookup("noop")
-	ref, err := kind.Build(context.Background(), null, action.Env{Scenario: "ref", Action: "a", Slots: 8, Log: quiet})
+	spec, err := kind.Decode(null, "a", config.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := kind.Build(context.Background(), spec, action.Env{Scenario: "ref", Action: "a", Slots: 8, Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

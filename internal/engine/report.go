@@ -361,7 +361,7 @@ func PlanOf(cfg *config.Config, sc *config.Scenario) Plan {
 			a := sw.Action
 			pp.Actions = append(pp.Actions, ActionPlan{
 				Name: a.Name, Kind: a.Kind, Loop: fmt.Sprintf("closed loop, swept over %v worker(s)", sw.Concurrency),
-				Settings: action.Kinds.Describe(a.Kind, a.Kinds[a.Kind], slices.Max(append([]int{1}, sw.Concurrency...)), false),
+				Settings: action.Kinds.Describe(&a, slices.Max(append([]int{1}, sw.Concurrency...)), false),
 				Target:   sc.TargetOf(&a), Reported: a.Reported(),
 			})
 			p.Phases = append(p.Phases, pp)
@@ -406,7 +406,7 @@ func PlanOf(cfg *config.Config, sc *config.Scenario) Plan {
 			loop, slots := loopText(cfg, sc, &a, d.D)
 			pp.Actions = append(pp.Actions, ActionPlan{
 				Name: a.Name, Kind: a.Kind, Loop: loop,
-				Settings: action.Kinds.Describe(a.Kind, a.Kinds[a.Kind], slots, a.Open != nil),
+				Settings: action.Kinds.Describe(&a, slots, a.Open != nil),
 				Target:   sc.TargetOf(&a), Reported: a.Reported(),
 			})
 		}
@@ -562,7 +562,8 @@ func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action, d time.
 		} else {
 			text += fmt.Sprintf(", max in flight %d", capacity)
 		}
-		if n, key := action.Kinds.Connections(a.Kind, a.Kinds[a.Kind]); key != "" {
+		settings, _ := action.Kinds.Spec(a, "")
+		if n, key := action.Kinds.Connections(a.Kind, settings); key != "" {
 			if n == 0 {
 				l, why := config.CarryLatency(g), "its smallest latency guarantee"
 				if l == 0 {

@@ -30,10 +30,6 @@ type Sweep struct {
 func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name string, sw *config.SweepPhase, log *slog.Logger) (*Sweep, error) {
 	step, warmup := e.window(sw.Step.D, sw.Warmup.D)
 	a := &sw.Action
-	kind, ok := action.Kinds.Lookup(a.Kind)
-	if !ok {
-		return nil, fmt.Errorf("action %s: unknown kind %q", a.Name, a.Kind)
-	}
 	active := e.m.PhaseActive.WithLabelValues(sc.Name, name)
 	active.Set(1)
 	defer active.Set(0)
@@ -42,7 +38,7 @@ func (e *Engine) sweepPhase(ctx context.Context, sc *config.Scenario, name strin
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
-		run, err := kind.Build(ctx, a.Kinds[a.Kind], action.Env{
+		run, err := action.Kinds.Build(ctx, a, action.Env{
 			Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets, Slots: n, Log: log, Metrics: e.m,
 		})
 		if err != nil {
