@@ -16,6 +16,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/loader"
 	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/report"
 )
 
 // runLoad is `pbenchd load`: the data loads of one scenario, with a bar
@@ -41,7 +42,7 @@ func runLoad(cfg *config.Config, log *slog.Logger, name, shardText string, stder
 	eng.SetShard(shard)
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		eng.SetLoadProgress(func(_ string, totals map[string]int64) loader.Progress {
-			return engine.NewBars(f, totals)
+			return report.NewBars(f, totals)
 		})
 	}
 	if err := eng.Load(ctx, sc); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/logfold"
 	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/report"
 	"github.com/pbenchd/pbenchd/internal/server"
 	"github.com/pbenchd/pbenchd/internal/target"
 	"github.com/pbenchd/pbenchd/internal/termui"
@@ -153,7 +154,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	out := engine.Output{Format: *format, Layout: termui.Detect(stdout, os.Getenv).Layout()}
+	out := report.Output{Format: *format, Layout: termui.Detect(stdout, os.Getenv).Layout()}
 	set := map[string]any{}
 	for _, o := range []struct {
 		flag, key, example string
@@ -208,7 +209,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case "list":
-		if err := engine.List(stdout, cfg, out); err != nil {
+		if err := report.List(stdout, cfg, out); err != nil {
 			log.Error("cannot write the list", "err", err)
 			return exitRuntime
 		}
@@ -243,7 +244,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errTerm := termui.Detect(stderr, os.Getenv); errTerm.TTY && cfg.Run.Progress.D > 0 {
 			live = termui.NewLive(stderr)
 			eng.SetProgress(min(cfg.Run.Progress.D, 2*time.Second), func(p engine.PhaseProgress) {
-				live.Draw(engine.ProgressLines(p, errTerm.Width))
+				live.Draw(report.ProgressLines(p, errTerm.Width))
 			})
 		}
 		var its []*engine.Iteration
@@ -252,7 +253,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				live.Clear()
 			}
 			if out.Format == "table" || out.Format == "markdown" {
-				engine.SummaryTo(stdout, it, out)
+				report.SummaryTo(stdout, it, out)
 			}
 		})
 		results := engine.NewResults(its)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/report"
 )
 
 const mergeUsage = `Usage: pbenchd report merge [--concurrent] [--format table|markdown|csv|json] FILE…
@@ -97,9 +98,9 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		"min", "p50", "p95", "p99", "max", "avg", "error ratio"})
 	for _, m := range merged {
 		t.AppendRow(table.Row{m.Scenario, m.Action, m.Iterations, m.Calls, m.Failed, m.Dropped,
-			fmt.Sprintf("%.1f", m.QPS), engine.FormatSeconds(float64(m.Success.Min)), engine.FormatSeconds(float64(m.P50)),
-			engine.FormatSeconds(float64(m.P95)), engine.FormatSeconds(float64(m.P99)), engine.FormatSeconds(float64(m.Max)),
-			engine.FormatSeconds(float64(m.Avg)), fmt.Sprintf("%.4f", m.ErrorRatio)})
+			fmt.Sprintf("%.1f", m.QPS), report.FormatSeconds(float64(m.Success.Min)), report.FormatSeconds(float64(m.P50)),
+			report.FormatSeconds(float64(m.P95)), report.FormatSeconds(float64(m.P99)), report.FormatSeconds(float64(m.Max)),
+			report.FormatSeconds(float64(m.Avg)), fmt.Sprintf("%.4f", m.ErrorRatio)})
 	}
 	switch *format {
 	case "markdown":

@@ -7,28 +7,29 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/report"
 	"github.com/pbenchd/pbenchd/internal/termui"
 )
 
 // writeCheck prints `pbenchd check`: the warnings, then what each selected
 // scenario would run.
-func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out engine.Output) error {
+func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out report.Output) error {
 	switch out.Format {
 	case "json":
-		plans := make([]engine.Plan, 0, len(sel))
+		plans := make([]report.Plan, 0, len(sel))
 		for _, sc := range sel {
-			plans = append(plans, engine.PlanOf(cfg, sc))
+			plans = append(plans, report.PlanOf(cfg, sc))
 		}
 		return writeJSON(w, struct {
 			Warnings  []string      `json:"warnings"`
-			Scenarios []engine.Plan `json:"scenarios"`
+			Scenarios []report.Plan `json:"scenarios"`
 		}{append([]string{}, cfg.Warnings()...), plans})
 	case "csv":
 		// One table of every action of every scenario, a scenario column
 		// first.
 		t := &termui.Table{}
 		for _, sc := range sel {
-			pt := engine.PlanTable(engine.PlanOf(cfg, sc))
+			pt := report.PlanTable(report.PlanOf(cfg, sc))
 			if t.Columns == nil {
 				t.Columns = append([]termui.Column{{Title: "scenario"}}, pt.Columns...)
 			}
@@ -46,7 +47,7 @@ func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out eng
 		fmt.Fprintln(w)
 	}
 	for _, sc := range sel {
-		engine.Describe(w, cfg, sc, out)
+		report.Describe(w, cfg, sc, out)
 		fmt.Fprintln(w)
 	}
 	return nil
@@ -55,14 +56,14 @@ func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out eng
 // writeRun prints what `pbenchd once` prints at the end: the closing
 // summary (table, markdown), the results (json) or every action's row of
 // every scenario (csv).
-func writeRun(w io.Writer, its []*engine.Iteration, results engine.Results, out engine.Output) error {
+func writeRun(w io.Writer, its []*engine.Iteration, results engine.Results, out report.Output) error {
 	switch out.Format {
 	case "json":
 		return writeJSON(w, results)
 	case "csv":
 		t := &termui.Table{}
 		for _, it := range its {
-			rt := engine.ResultsTable(it)
+			rt := report.ResultsTable(it)
 			if t.Columns == nil {
 				t.Columns = append([]termui.Column{{Title: "scenario"}, {Title: "result"}}, rt.Columns...)
 			}
@@ -79,7 +80,7 @@ func writeRun(w io.Writer, its []*engine.Iteration, results engine.Results, out 
 		return nil
 	}
 	fmt.Fprintln(w)
-	return engine.ClosingTable(its).Write(w, out.Format, out.Layout)
+	return report.ClosingTable(its).Write(w, out.Format, out.Layout)
 }
 
 func writeJSON(w io.Writer, v any) error {

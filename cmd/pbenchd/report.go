@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/report"
 	"github.com/pbenchd/pbenchd/internal/termui"
 )
 
@@ -68,28 +69,28 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if len(sources) == 0 {
 		sources = []string{"http://localhost:9731"}
 	}
-	var runs []engine.NamedResults
+	var runs []report.NamedResults
 	for _, src := range sources {
 		results, err := readResults(src)
 		if err != nil {
 			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 			return exitFailed
 		}
-		rep := engine.BuildIVMReport(engine.NamedResults{Name: src, Results: results})
+		rep := report.BuildIVMReport(report.NamedResults{Name: src, Results: results})
 		if len(rep.Rows) == 0 && len(rep.Sweep) == 0 {
 			fmt.Fprintf(stderr, "pbenchd report: %s has no result of an ivm_tpch_* scenario yet\n", src)
 			return exitFailed
 		}
-		runs = append(runs, engine.NamedResults{Name: src, Results: results})
+		runs = append(runs, report.NamedResults{Name: src, Results: results})
 	}
 	if *format == "json" {
-		if err := writeJSON(stdout, engine.BuildIVMReport(runs...)); err != nil {
+		if err := writeJSON(stdout, report.BuildIVMReport(runs...)); err != nil {
 			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 			return exitRuntime
 		}
 		return exitOK
 	}
-	if err := engine.WriteIVMReport(stdout, engine.BuildIVMReport(runs...), *format); err != nil {
+	if err := report.WriteIVMReport(stdout, report.BuildIVMReport(runs...), *format); err != nil {
 		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 		return exitFailed
 	}
@@ -109,14 +110,14 @@ func readResults(from string) (map[string]engine.IterationJSON, error) {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("reading results from %s: %s", from, resp.Status)
 		}
-		return engine.ReadIVMResults(resp.Body, from)
+		return report.ReadIVMResults(resp.Body, from)
 	}
 	f, err := os.Open(from)
 	if err != nil {
 		return nil, fmt.Errorf("reading results: %w", err)
 	}
 	defer f.Close()
-	return engine.ReadIVMResults(f, from)
+	return report.ReadIVMResults(f, from)
 }
 
 // compareBaseline prints this run against a baseline file and reports
@@ -164,5 +165,5 @@ func statText(stat string, v float64) string {
 	if stat == "qps" {
 		return fmt.Sprintf("%.1f", v)
 	}
-	return engine.FormatSeconds(v)
+	return report.FormatSeconds(v)
 }

@@ -357,9 +357,7 @@ func TestCatalog(t *testing.T) {
 				ok = false
 			}
 			if !ok {
-				var b strings.Builder
-				Summary(&b, it)
-				t.Logf("%s\nlog:\n%s", b.String(), logs.String())
+				t.Logf("%s\nlog:\n%s", iterationText(it), logs.String())
 			}
 			checkRestored(t, before)
 		})
@@ -388,9 +386,7 @@ func waitPhase(t *testing.T, m *metrics.Metrics, scenario string, done <-chan *I
 		}
 		select {
 		case it := <-done:
-			var b strings.Builder
-			Summary(&b, it)
-			t.Fatalf("the iteration ended before its load phase started:\n%s", b.String())
+			t.Fatalf("the iteration ended before its load phase started:\n%s", iterationText(it))
 		default:
 		}
 	}
@@ -451,9 +447,7 @@ func TestTeardownAfterConnectionsKilled(t *testing.T) {
 		t.Fatal("no connection of the iteration found to terminate")
 	}
 	it := waitIteration(t, done, 30*time.Second)
-	var b strings.Builder
-	Summary(&b, it)
-	t.Logf("terminated %d connections\n%s", killed, b.String())
+	t.Logf("terminated %d connections\n%s", killed, iterationText(it))
 	if it.Result != Pass && it.Result != Fail {
 		t.Errorf("result %s (%v), want pass or fail: failed calls are data, not an error", it.Result, it.Err)
 	}

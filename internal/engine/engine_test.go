@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -59,6 +60,15 @@ func buildSQL(t *testing.T, raw map[string]any, open bool, slots int) action.Run
 	}
 	t.Cleanup(r.Close)
 	return r
+}
+
+// iterationText is an iteration as JSON, for a test's log.
+func iterationText(it *Iteration) string {
+	b, err := json.MarshalIndent(it.JSON(), "", "  ")
+	if err != nil {
+		return fmt.Sprintf("%+v", it)
+	}
+	return string(b)
 }
 
 type samples struct {

@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"fmt"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
@@ -33,17 +30,4 @@ func figureVerdicts(act string, g config.Guarantee, figs []action.Figure) []guar
 		out = append(out, v)
 	}
 	return out
-}
-
-// figuresText is an action's figures for a table cell, a line each.
-func figuresText(figs []action.Figure) string {
-	var lines []string
-	for _, f := range figs {
-		val := fmt.Sprintf("%g", f.Value)
-		if f.Seconds {
-			val = fmtDur(time.Duration(f.Value * 1e9))
-		}
-		lines = append(lines, strings.ReplaceAll(f.Name, "_", " ")+" "+val)
-	}
-	return strings.Join(lines, "\n")
 }

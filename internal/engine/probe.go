@@ -3,14 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"time"
 
-	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pbenchd/pbenchd/internal/action"
@@ -50,12 +47,12 @@ type Probe struct {
 // probeCapMax bounds the default in-flight cap of a probe.
 const probeCapMax = 10000
 
-// probeCap is a probe step's in-flight cap: the configured one, else by
+// ProbeCap is a probe step's in-flight cap: the configured one, else by
 // Little's law what the ceiling needs when every call takes the SLO's
 // largest latency bound (1 s when it bounds only the error ratio), at
 // least 16 and at most probeCapMax. More in flight than that cannot be
 // inside the SLO anyway, so a step that reaches the cap has broken it.
-func probeCap(p *config.ProbePhase, slo config.Guarantee, ceiling float64) int {
+func ProbeCap(p *config.ProbePhase, slo config.Guarantee, ceiling float64) int {
 	if p.MaxInflight > 0 {
 		return p.MaxInflight
 	}
@@ -93,7 +90,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 		return nil, fmt.Errorf("action %s: %w", a.Name, err)
 	}
 	scfg := search.Config()
-	capN := probeCap(p, slo, scfg.Ceiling)
+	capN := ProbeCap(p, slo, scfg.Ceiling)
 	run, err := action.Kinds.Build(ctx, a, action.Env{
 		Scenario: sc.Name, Action: a.Name, Target: sc.TargetOf(a), Targets: e.targets,
 		Slots: capN, Open: true, Log: log, Metrics: e.m,
@@ -222,59 +219,12 @@ func (e *Engine) exportProbes(scenario string, ps []Probe) {
 	}
 }
 
-// probeMaxDuration is the longest a probe can take with steps of that
+// ProbeMaxDuration is the longest a probe can take with steps of that
 // length: every step the search may need (the drains aside).
-func probeMaxDuration(p *config.ProbePhase, step time.Duration) time.Duration {
+func ProbeMaxDuration(p *config.ProbePhase, step time.Duration) time.Duration {
 	c, err := probe.New(p.Search())
 	if err != nil {
 		return 0
 	}
 	return step * time.Duration(c.Config().MaxSteps)
-}
-
-// describeProbe writes what a probe phase would do, for `pbenchd check`.
-func describeProbe(w io.Writer, cfg *config.Config, sc *config.Scenario, i int, p *config.ProbePhase) {
-	step, warmup := p.Step.D, p.Warmup.D
-	if cfg.Run.Duration.D > 0 {
-		step = cfg.Run.Duration.D
-	}
-	if cfg.Run.Warmup != nil {
-		warmup = cfg.Run.Warmup.D
-	}
-	c := p.Search()
-	s, err := probe.New(c)
-	if err != nil {
-		return // reported by validation
-	}
-	c = s.Config()
-	slo := sc.SLOOf(p)
-	fmt.Fprintf(w, "  phase %s: probe of %s (%s), %s arrivals from %s up to %s (×%g while it holds), within %g%%, %s a step (%s warm-up), a broken step run %d more time(s), at most %d steps (%s), in flight ≤ %d\n",
-		sc.PhaseName(i), p.Action.Name, p.Action.Kind, p.ArrivalShape(), rateText(c.Start), rateText(c.Ceiling), c.Growth, c.Precision*100,
-		step, warmup, c.Confirm, c.MaxSteps, probeMaxDuration(p, step), probeCap(p, slo, c.Ceiling))
-	fmt.Fprintf(w, "    SLO of each step: %s\n", guaranteeText(slo))
-}
-
-// probeTables writes each probe's curve and capacity, for `once`.
-func probeTables(w io.Writer, ps []Probe) {
-	for _, p := range ps {
-		t := table.NewWriter()
-		t.SetOutputMirror(w)
-		t.SetStyle(table.StyleLight)
-		t.SetTitle(fmt.Sprintf("probe %s: %s, capacity %s (%s)", p.Phase, p.Action, rateText(p.Capacity), p.Reason))
-		t.AppendHeader(table.Row{"step", "rate", "served", "p50", "p99", "errors", "dropped", "outcome"})
-		for i, st := range p.Steps {
-			r := st.Result
-			t.AppendRow(table.Row{i, fmt.Sprintf("%.1f", st.Rate), fmt.Sprintf("%.1f", r.ServedQPS), latText(r, "p50"), latText(r, "p99"), errorText(r), r.Dropped, st.Outcome})
-		}
-		t.Render()
-	}
-}
-
-// rateText prints a rate in arrivals per second with as many digits as a
-// person needs: 200000/s, 141.4/s.
-func rateText(v float64) string {
-	if v >= 1000 || v == math.Trunc(v) {
-		return strconv.FormatFloat(math.Round(v), 'f', -1, 64) + "/s"
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + "/s"
 }

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -87,30 +85,10 @@ func logProgress(log *slog.Logger, p PhaseProgress) {
 	for _, a := range p.Actions {
 		attrs = append(attrs, slog.Group(a.Action,
 			"offered", a.Offered(), "served", a.Calls, "qps", round1(a.QPS),
-			"p50", fmtSec(a.SLO.P50), "p99", fmtSec(a.SLO.P99),
+			"p50", termui.Seconds(a.SLO.P50), "p99", termui.Seconds(a.SLO.P99),
 			"errors", a.Failed, "dropped", a.Dropped, "inflight", a.Inflight))
 	}
 	log.Info("phase progress", attrs...)
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
-
-// ProgressLines draws a phase's progress as a few lines for a terminal: a
-// heading, then a row per action.
-func ProgressLines(p PhaseProgress, width int) []string {
-	head := fmt.Sprintf("%s/%s: %s of %s", p.Scenario, p.Phase, p.Elapsed.Round(time.Second), p.Duration)
-	if p.Elapsed < p.Warmup {
-		head += fmt.Sprintf(" (warming up until %s: figures start then)", p.Warmup)
-	}
-	t := &termui.Table{Columns: []termui.Column{
-		{Title: "action", Keep: true}, {Title: "offered", Right: true}, {Title: "served", Right: true},
-		{Title: "qps", Right: true}, {Title: "p50", Right: true}, {Title: "p99", Right: true},
-		{Title: "errors", Right: true}, {Title: "dropped", Right: true}, {Title: "in flight", Right: true},
-	}}
-	for _, a := range p.Actions {
-		t.Add(a.Action, a.Offered(), a.Calls, fmt.Sprintf("%.1f", a.QPS), fmtSec(a.SLO.P50), fmtSec(a.SLO.P99), a.Failed, a.Dropped, a.Inflight)
-	}
-	var b strings.Builder
-	_ = t.Write(&b, "table", termui.Layout{Width: width})
-	return append([]string{head}, strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")...)
-}

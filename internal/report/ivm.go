@@ -1,4 +1,4 @@
-package engine
+package report
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+
+	"github.com/pbenchd/pbenchd/internal/engine"
 )
 
 // IVMReport is the IVM evaluation in the shape of the published table,
@@ -84,7 +86,7 @@ var ivmQueryAction = regexp.MustCompile(`^(q[0-9]+|lineitem)_(direct|view|refres
 // NamedResults are the results of one run and where they came from.
 type NamedResults struct {
 	Name    string
-	Results map[string]IterationJSON
+	Results map[string]engine.IterationJSON
 }
 
 // BuildIVMReport reads the ivm_tpch_* scenarios of each run.
@@ -141,8 +143,8 @@ func strategyRank(s string) int {
 }
 
 // ivmRows makes a scenario's rows: one per query it measured.
-func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
-	acts := map[string]ActionJSON{}
+func ivmRows(run, scenario, strategy string, it engine.IterationJSON) []IVMRow {
+	acts := map[string]engine.ActionJSON{}
 	var queries []string
 	for _, a := range it.Actions {
 		acts[a.Action] = a
@@ -200,7 +202,7 @@ func ivmRows(run, scenario, strategy string, it IterationJSON) []IVMRow {
 }
 
 // dataLines describe the data of the scenarios named, from their vars.
-func dataLines(results map[string]IterationJSON, names []string) []string {
+func dataLines(results map[string]engine.IterationJSON, names []string) []string {
 	var out []string
 	for _, n := range names {
 		v := results[n].Vars
@@ -227,16 +229,16 @@ func dataLines(results map[string]IterationJSON, names []string) []string {
 // `pbenchd once --results` or of the API, or the daemon's JSON-lines log
 // (`run --results.file`), of which the last iteration of each scenario
 // counts.
-func ReadIVMResults(rd io.Reader, name string) (map[string]IterationJSON, error) {
+func ReadIVMResults(rd io.Reader, name string) (map[string]engine.IterationJSON, error) {
 	b, err := io.ReadAll(rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	var whole Results
+	var whole engine.Results
 	if err := json.Unmarshal(b, &whole); err == nil && whole.Results != nil {
 		return whole.Results, nil
 	}
-	out := map[string]IterationJSON{}
+	out := map[string]engine.IterationJSON{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -244,7 +246,7 @@ func ReadIVMResults(rd io.Reader, name string) (map[string]IterationJSON, error)
 		if len(line) == 0 {
 			continue
 		}
-		var it IterationJSON
+		var it engine.IterationJSON
 		if err := json.Unmarshal(line, &it); err != nil || it.Scenario == "" {
 			return nil, fmt.Errorf("%s:%d: neither pbenchd results nor a line of a results log (run --results.file)", name, n)
 		}

@@ -1,22 +1,18 @@
-package engine
+package report
 
 import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/guarantee"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 	"github.com/pbenchd/pbenchd/internal/termui"
@@ -80,11 +76,11 @@ func TestGoldenTables(t *testing.T) {
 
 // goldenIterations are two finished iterations with every column filled:
 // error classes, retries, drops, broken guarantees, an error.
-func goldenIterations() []*Iteration {
+func goldenIterations() []*engine.Iteration {
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	pass := &Iteration{
+	pass := &engine.Iteration{
 		Scenario: "reads_under_a_rather_long_scenario_name", Start: start, End: start.Add(2*time.Minute + 1500*time.Millisecond),
-		Result:   Fail,
+		Result:   engine.Fail,
 		Reported: map[string]bool{"select_by_primary_key": true, "update_one_row": true},
 		Results: []metrics.Result{
 			{Action: "select_by_primary_key", Calls: 44000, OK: 43990, Failed: 10, Dropped: 3, QPS: 399.9,
@@ -97,7 +93,7 @@ func goldenIterations() []*Iteration {
 				SLO:       metrics.Latency{Avg: 0.08, P50: 0.07, P95: 0.19, P99: 0.26, Max: 1.9},
 				Success:   metrics.Latency{Avg: 0.08, P50: 0.07, P95: 0.19, P99: 0.26, Max: 1.9}},
 		},
-		Messages: []Message{
+		Messages: []engine.Message{
 			{Action: "select_by_primary_key", Class: "sqlstate_42P01", Message: `ERROR: relation "golden_items" does not exist (SQLSTATE 42P01)`},
 			{Action: "select_by_primary_key", Class: "timeout", Message: "timeout: context deadline exceeded"},
 		},
@@ -109,12 +105,12 @@ func goldenIterations() []*Iteration {
 			{Action: "update_one_row", Stat: "max", Limit: 2, Value: 1.9, OK: true},
 		},
 	}
-	errored := &Iteration{
-		Scenario: "kafka_mix", Start: start, End: start.Add(3 * time.Second), Result: Error,
+	errored := &engine.Iteration{
+		Scenario: "kafka_mix", Start: start, End: start.Add(3 * time.Second), Result: engine.Error,
 		Err: errors.New("setup[0]: target kafka: dial tcp 127.0.0.1:9092: connect: connection refused"),
 	}
-	kafka := &Iteration{
-		Scenario: "kafka_mix", Start: start, End: start.Add(30 * time.Second), Result: Pass,
+	kafka := &engine.Iteration{
+		Scenario: "kafka_mix", Start: start, End: start.Add(30 * time.Second), Result: engine.Pass,
 		Reported: map[string]bool{"consume": true},
 		Results: []metrics.Result{{Action: "consume", Calls: 300, OK: 300, QPS: 10,
 			ServedQPS: 10,
@@ -129,7 +125,7 @@ func goldenIterations() []*Iteration {
 			{Action: "consume", Stat: "missing", Limit: 0, Value: 0, OK: true},
 		},
 	}
-	return []*Iteration{pass, errored, kafka}
+	return []*engine.Iteration{pass, errored, kafka}
 }
 
 // golden compares got with the file, or rewrites it under -update.
@@ -147,49 +143,5 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from what is drawn now (go test -run Golden -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
-// TestRedact checks that a message never carries a password: a configured
-// one wherever it appears, and anything spelled like one.
-func TestRedact(t *testing.T) {
-	cfg := &config.Config{Targets: map[string]config.Target{
-		"pg":    {Kind: "postgres", DSN: "postgres://bench:s3cr3t@db:5432/x"},
-		"kafka": {Kind: "kafka", SASL: &config.SASL{Mechanism: "PLAIN", Username: "u", Password: "hunter2"}},
-	}}
-	secrets := secretsOf(cfg)
-	for in, want := range map[string]string{
-		"failed to connect to `user=bench database=x`: s3cr3t rejected": "failed to connect to `user=bench database=x`: [redacted] rejected",
-		"dial postgres://bench:other@db:5432/x: refused":                "dial postgres://bench:[redacted]@db:5432/x: refused",
-		"bad option password=abc host=db":                               "bad option password=[redacted] host=db",
-		"SASL authentication failed for hunter2":                        "SASL authentication failed for [redacted]",
-		`ERROR: relation "t" does not exist (SQLSTATE 42P01)`:           `ERROR: relation "t" does not exist (SQLSTATE 42P01)`,
-	} {
-		if got := redact(in, secrets); got != want {
-			t.Errorf("redact(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// TestMessageLogBounds checks the bounds: one message per class and
-// action, at most maxClassesKept classes, each cut to maxMessageLen.
-func TestMessageLogBounds(t *testing.T) {
-	m := newMessageLog(&config.Config{}, slog.New(slog.DiscardHandler))
-	long := strings.Repeat("x", 1000)
-	for i := range 20 {
-		m.add("s", "a", &pgconn.PgError{Code: fmt.Sprintf("P%04d", i), Message: long})
-		m.add("s", "a", &pgconn.PgError{Code: fmt.Sprintf("P%04d", i), Message: "second of its class"})
-	}
-	got := m.take()
-	if len(got) != maxClassesKept {
-		t.Fatalf("%d messages kept, want %d", len(got), maxClassesKept)
-	}
-	for _, msg := range got {
-		if n := len([]rune(msg.Message)); n != maxMessageLen || strings.Contains(msg.Message, "second") {
-			t.Errorf("message of %s: %d runes (want %d), the first of its class: %.40q", msg.Class, n, maxMessageLen, msg.Message)
-		}
-	}
-	if len(m.take()) != 0 {
-		t.Error("take did not start afresh")
 	}
 }

@@ -1,10 +1,11 @@
-package engine
+package report
 
 import (
 	"bytes"
 	"strings"
 	"testing"
 
+	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/metrics"
 )
 
@@ -15,30 +16,30 @@ func ptr(f float64) *float64 { return &f }
 // verdict and check; the staleness mean and p99 of the probe; the
 // refreshes that overran; the data each run measured; every sweep step.
 func TestBuildIVMReport(t *testing.T) {
-	act := func(name string, p50 float64) ActionJSON {
-		return ActionJSON{Action: name, Calls: 10, P50: metrics.Float(p50)}
+	act := func(name string, p50 float64) engine.ActionJSON {
+		return engine.ActionJSON{Action: name, Calls: 10, P50: metrics.Float(p50)}
 	}
 	vars := map[string]any{"sf": 0.1, "seed": 1, "schema": "pbenchd_tpch", "foreign_keys": true}
-	small := map[string]IterationJSON{
-		"ivm_tpch_none": {Result: Pass, Vars: vars, Actions: []ActionJSON{act("q01_direct", 1.47), act("q09_direct", 1.57), act("lineitem_update", 0.0004)},
-			Sweeps: []SweepJSON{{Action: "update_sweep", Concurrency: []int{1, 8}, Steps: []ActionJSON{{QPS: 2087, P50: 0.0004, P99: 0.001}, {QPS: 6752, Failed: 2, Dropped: 1}}},
-				{Action: "insert_sweep", Concurrency: []int{1}, Steps: []ActionJSON{{QPS: 3000}}}}},
-		"ivm_tpch_q01_refresh": {Result: Pass, Vars: vars, Actions: []ActionJSON{act("q01_direct", 9), act("q01_view", 0.00033), act("q01_refresh", 2.11),
+	small := map[string]engine.IterationJSON{
+		"ivm_tpch_none": {Result: engine.Pass, Vars: vars, Actions: []engine.ActionJSON{act("q01_direct", 1.47), act("q09_direct", 1.57), act("lineitem_update", 0.0004)},
+			Sweeps: []engine.SweepJSON{{Action: "update_sweep", Concurrency: []int{1, 8}, Steps: []engine.ActionJSON{{QPS: 2087, P50: 0.0004, P99: 0.001}, {QPS: 6752, Failed: 2, Dropped: 1}}},
+				{Action: "insert_sweep", Concurrency: []int{1}, Steps: []engine.ActionJSON{{QPS: 3000}}}}},
+		"ivm_tpch_q01_refresh": {Result: engine.Pass, Vars: vars, Actions: []engine.ActionJSON{act("q01_direct", 9), act("q01_view", 0.00033), act("q01_refresh", 2.11),
 			{Action: "q01_refresher", Calls: 8, Dropped: 7}, {Action: "q01_freshness", Calls: 14, P50: 2, Avg: 1.1, P99: 4.0}},
-			Checks: []CheckJSON{{Name: "pbenchd_q01", Match: true, Rows: 4}}},
-		"ivm_tpch_q01_pg_ivm": {Result: Fail, Vars: vars, Actions: []ActionJSON{act("q01_view", 0.0003), act("q01_refresh", 3.5), act("lineitem_update", 0.0025),
+			Checks: []engine.CheckJSON{{Name: "pbenchd_q01", Match: true, Rows: 4}}},
+		"ivm_tpch_q01_pg_ivm": {Result: engine.Fail, Vars: vars, Actions: []engine.ActionJSON{act("q01_view", 0.0003), act("q01_refresh", 3.5), act("lineitem_update", 0.0025),
 			act("lineitem_insert", 0.002), act("lineitem_delete", 0.003)},
-			Checks: []CheckJSON{{Name: "pbenchd_q01_immv", Rows: 4, Missing: []string{"a"}}}},
+			Checks: []engine.CheckJSON{{Name: "pbenchd_q01_immv", Rows: 4, Missing: []string{"a"}}}},
 		// A scenario whose setup failed measured nothing: its rows say so.
-		"ivm_tpch_q09_pg_ivm": {Result: Error, Error: "setup[0]: needs pg_ivm preloaded", Vars: vars},
+		"ivm_tpch_q09_pg_ivm": {Result: engine.Error, Error: "setup[0]: needs pg_ivm preloaded", Vars: vars},
 		// Every call of this action failed: no value.
-		"ivm_tpch_q09_refresh": {Result: Pass, Vars: vars, Actions: []ActionJSON{{Action: "q09_view", Calls: 3, Failed: 3, P50: 7}}},
+		"ivm_tpch_q09_refresh": {Result: engine.Pass, Vars: vars, Actions: []engine.ActionJSON{{Action: "q09_view", Calls: 3, Failed: 3, P50: 7}}},
 		// Not an IVM scenario.
-		"read": {Result: Pass, Actions: []ActionJSON{act("q01_direct", 5)}},
+		"read": {Result: engine.Pass, Actions: []engine.ActionJSON{act("q01_direct", 5)}},
 	}
-	big := map[string]IterationJSON{
-		"ivm_tpch_none": {Result: Pass, Vars: map[string]any{"sf": 1, "seed": 1, "schema": "s", "foreign_keys": "false"},
-			Actions: []ActionJSON{act("q01_direct", 10)}},
+	big := map[string]engine.IterationJSON{
+		"ivm_tpch_none": {Result: engine.Pass, Vars: map[string]any{"sf": 1, "seed": 1, "schema": "s", "foreign_keys": "false"},
+			Actions: []engine.ActionJSON{act("q01_direct", 10)}},
 	}
 	rep := BuildIVMReport(NamedResults{Name: "a.json", Results: small}, NamedResults{Name: "b.jsonl", Results: big})
 	var got []string
@@ -83,7 +84,7 @@ func TestBuildIVMReport(t *testing.T) {
 	if ref.Check != "ok (4 rows)" || ivm.Check != "MISMATCH (4 rows expected, 1 missing, 0 extra)" || none.Check != "" {
 		t.Errorf("checks %q, %q, %q", ref.Check, ivm.Check, none.Check)
 	}
-	if ivm.Verdict != Fail || ref.Verdict != Pass || rep.Rows[6].Verdict != "error: setup[0]: needs pg_ivm preloaded" {
+	if ivm.Verdict != engine.Fail || ref.Verdict != engine.Pass || rep.Rows[6].Verdict != "error: setup[0]: needs pg_ivm preloaded" {
 		t.Errorf("verdicts %q, %q, %q", ivm.Verdict, ref.Verdict, rep.Rows[6].Verdict)
 	}
 	if len(rep.Runs) != 2 || strings.Join(rep.Runs[0].Data, "|") != "SF 0.1, seed 1, pbenchd's TPC-H-shaped data (not dbgen), schema pbenchd_tpch, foreign keys on" ||
