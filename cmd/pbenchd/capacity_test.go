@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/report"
 )
 
 // TestReportCapacity: two `once` runs of a probe write their results;
@@ -63,7 +64,7 @@ func TestReportCapacity(t *testing.T) {
 	if code := run([]string{"report", "capacity", "--from", files[1], "--format", "json", "--curve"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("report capacity --format json: exit %d\n%s", code, stderr.String())
 	}
-	var rows []capacityRow
+	var rows []report.CapacityRow
 	if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil || len(rows) != 1 {
 		t.Fatalf("json: %v, %d rows:\n%s", err, len(rows), stdout.String())
 	}
@@ -76,8 +77,8 @@ func TestReportCapacity(t *testing.T) {
 		t.Fatalf("report capacity --curve: exit %d\n%s", code, stderr.String())
 	}
 	for _, st := range want[0].Steps {
-		if !strings.Contains(stdout.String(), rate(st.Rate)) {
-			t.Errorf("the curve lacks the step at %s:\n%s", rate(st.Rate), stdout.String())
+		if rate := strconv.FormatFloat(st.Rate, 'f', 1, 64) + "/s"; !strings.Contains(stdout.String(), rate) {
+			t.Errorf("the curve lacks the step at %s:\n%s", rate, stdout.String())
 		}
 	}
 

@@ -203,7 +203,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "pbenchd check: %s\n", nothingSelected(cfg))
 			return exitNothing
 		}
-		if err := writeCheck(stdout, cfg, sel, out); err != nil {
+		if err := report.WriteCheck(stdout, cfg, sel, out); err != nil {
 			log.Error("cannot write the plan", "err", err)
 			return exitRuntime
 		}
@@ -257,7 +257,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		})
 		results := engine.NewResults(its)
-		if err := writeRun(stdout, its, results, out); err != nil {
+		if err := report.WriteRun(stdout, its, results, out); err != nil {
 			log.Error("cannot write the results", "err", err)
 			return exitRuntime
 		}

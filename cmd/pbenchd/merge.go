@@ -1,16 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
-
-	"github.com/jedib0t/go-pretty/v6/table"
-	"github.com/spf13/pflag"
 
 	"github.com/pbenchd/pbenchd/internal/engine"
 	"github.com/pbenchd/pbenchd/internal/report"
@@ -30,32 +24,20 @@ QPS. --format json prints the merged results as a results file,
 latency_hdr included, so that merges merge again.
 `
 
-var mergeFormats = []string{"table", "markdown", "csv", "json"}
-
 // runMerge is `pbenchd report merge`.
 func runMerge(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("pbenchd report merge", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	concurrent := fs.Bool("concurrent", false, "the files were measured at the same time: QPS adds up")
-	format := fs.String("format", "table", strings.Join(mergeFormats, ", "))
-	fs.Usage = func() { fmt.Fprintf(stderr, "%s\nFlags:\n%s", mergeUsage, fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "pbenchd report merge: %v\n", err)
-		return exitUsage
+	fl := newReportFlags("pbenchd report merge", "pbenchd report merge", mergeUsage, stderr)
+	concurrent := fl.Bool("concurrent", false, "the files were measured at the same time: QPS adds up")
+	format := fl.String("format", "table", strings.Join(report.MergeFormats, ", "))
+	if code, ok := fl.parse(args, format, report.MergeFormats, true); !ok {
+		return code
 	}
-	if !slices.Contains(mergeFormats, *format) {
-		fmt.Fprintf(stderr, "pbenchd report merge: --format %q is not one of %s\n", *format, strings.Join(mergeFormats, ", "))
-		return exitUsage
-	}
-	if fs.NArg() == 0 {
+	if fl.NArg() == 0 {
 		fmt.Fprintf(stderr, "pbenchd report merge: no FILE given\n\n%s", mergeUsage)
 		return exitUsage
 	}
 	var its []engine.IterationJSON
-	for _, path := range fs.Args() {
+	for _, path := range fl.Args() {
 		f, err := os.Open(path)
 		if err != nil {
 			fmt.Fprintf(stderr, "pbenchd report merge: %v\n", err)
@@ -74,41 +56,9 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pbenchd report merge: %v\n", err)
 		return exitUsage
 	}
-	if *format == "json" {
-		// A results document, which report merge reads again.
-		doc := engine.Results{Build: engine.ThisBuild(), Results: map[string]engine.IterationJSON{}}
-		for _, m := range merged {
-			it := doc.Results[m.Scenario]
-			it.Scenario = m.Scenario
-			it.Actions = append(it.Actions, m.ActionJSON)
-			doc.Results[m.Scenario] = it
-		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			fmt.Fprintf(stderr, "pbenchd report merge: %v\n", err)
-			return exitFailed
-		}
-		return exitOK
-	}
-	t := table.NewWriter()
-	t.SetOutputMirror(stdout)
-	t.SetStyle(table.StyleLight)
-	t.AppendHeader(table.Row{"scenario", "action", "iterations", "calls", "failed", "dropped", "qps",
-		"min", "p50", "p95", "p99", "max", "avg", "error ratio"})
-	for _, m := range merged {
-		t.AppendRow(table.Row{m.Scenario, m.Action, m.Iterations, m.Calls, m.Failed, m.Dropped,
-			fmt.Sprintf("%.1f", m.QPS), report.FormatSeconds(float64(m.Success.Min)), report.FormatSeconds(float64(m.P50)),
-			report.FormatSeconds(float64(m.P95)), report.FormatSeconds(float64(m.P99)), report.FormatSeconds(float64(m.Max)),
-			report.FormatSeconds(float64(m.Avg)), fmt.Sprintf("%.4f", m.ErrorRatio)})
-	}
-	switch *format {
-	case "markdown":
-		t.RenderMarkdown()
-	case "csv":
-		t.RenderCSV()
-	default:
-		t.Render()
+	if err := report.WriteMerged(stdout, merged, *format); err != nil {
+		fmt.Fprintf(stderr, "pbenchd report merge: %v\n", err)
+		return exitFailed
 	}
 	return exitOK
 }

@@ -1,19 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/spf13/pflag"
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/guarantee"
 	"github.com/pbenchd/pbenchd/internal/report"
 	"github.com/pbenchd/pbenchd/internal/termui"
 )
@@ -45,33 +47,19 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, reportUsage)
 		return exitUsage
 	}
-	fs := pflag.NewFlagSet("pbenchd report ivm", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	from := fs.StringArray("from", nil, "a pbenchd URL, a results file from 'pbenchd once --results' or a log from 'run --results.file' (repeatable; default http://localhost:9731)")
-	format := fs.String("format", "table", "table, markdown, json or csv")
-	fs.Usage = func() { fmt.Fprintf(stderr, "%s\nFlags:\n%s", reportUsage, fs.FlagUsages()) }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "pbenchd report: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	if err := termui.CheckFormat(*format); err != nil {
-		fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
-		return exitUsage
-	}
-	sources := *from
-	if len(sources) == 0 {
-		sources = []string{"http://localhost:9731"}
+	fl := newReportFlags("pbenchd report ivm", "pbenchd report", reportUsage, stderr)
+	from := fl.from()
+	format := fl.String("format", "table", "table, markdown, json or csv")
+	if code, ok := fl.parse(args[1:], format, termui.Formats, false); !ok {
+		return code
 	}
 	var runs []report.NamedResults
-	for _, src := range sources {
-		results, err := readResults(src)
+	for _, src := range sources(*from) {
+		b, err := readSource(src)
+		var results map[string]engine.IterationJSON
+		if err == nil {
+			results, err = report.ReadIVMResults(bytes.NewReader(b), src)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 			return exitFailed
@@ -84,7 +72,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		runs = append(runs, report.NamedResults{Name: src, Results: results})
 	}
 	if *format == "json" {
-		if err := writeJSON(stdout, report.BuildIVMReport(runs...)); err != nil {
+		if err := report.WriteJSON(stdout, report.BuildIVMReport(runs...)); err != nil {
 			fmt.Fprintf(stderr, "pbenchd report: %v\n", err)
 			return exitRuntime
 		}
@@ -97,27 +85,81 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// readResults reads results from a daemon's API, a results file or a
-// results log.
-func readResults(from string) (map[string]engine.IterationJSON, error) {
-	if strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://") {
-		c := &http.Client{Timeout: 10 * time.Second}
-		resp, err := c.Get(strings.TrimSuffix(from, "/") + "/api/v1/results")
+// reportFlags are the flags of a report subcommand, with the usage -h
+// prints and the prefix of its error messages.
+type reportFlags struct {
+	*pflag.FlagSet
+	prefix string
+	stderr io.Writer
+}
+
+func newReportFlags(name, prefix, usage string, stderr io.Writer) *reportFlags {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "%s\nFlags:\n%s", usage, fs.FlagUsages()) }
+	return &reportFlags{FlagSet: fs, prefix: prefix, stderr: stderr}
+}
+
+// from adds --from: where results are read (see sources).
+func (f *reportFlags) from() *[]string {
+	return f.StringArray("from", nil, "a pbenchd URL, a results file from 'pbenchd once --results' or a log from 'run --results.file' (repeatable; default http://localhost:9731)")
+}
+
+// parse parses args and checks --format against formats and, unless the
+// subcommand takes files, that no argument is left. When the command
+// must stop there (help, a bad flag), ok is false and code its exit code.
+func (f *reportFlags) parse(args []string, format *string, formats []string, files bool) (code int, ok bool) {
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK, false
+		}
+		fmt.Fprintf(f.stderr, "%s: %v\n", f.prefix, err)
+		return exitUsage, false
+	}
+	if !files && f.NArg() > 0 {
+		fmt.Fprintf(f.stderr, "%s: unexpected argument %q\n", f.prefix, f.Arg(0))
+		return exitUsage, false
+	}
+	if !slices.Contains(formats, *format) {
+		fmt.Fprintf(f.stderr, "%s: --format %q is not one of %s\n", f.prefix, *format, strings.Join(formats, ", "))
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// sources are the --from values, by default the local daemon.
+func sources(from []string) []string {
+	if len(from) == 0 {
+		return []string{"http://localhost:9731"}
+	}
+	return from
+}
+
+// readSource reads what a source of results holds: a daemon's
+// /api/v1/results (an http:// or https:// URL, up to 64 MiB), a results
+// file or a results log.
+func readSource(src string) ([]byte, error) {
+	if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
+		b, err := os.ReadFile(src)
 		if err != nil {
-			return nil, fmt.Errorf("reading results from %s: %w", from, err)
+			return nil, fmt.Errorf("reading results: %w", err)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("reading results from %s: %s", from, resp.Status)
-		}
-		return report.ReadIVMResults(resp.Body, from)
+		return b, nil
 	}
-	f, err := os.Open(from)
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(strings.TrimSuffix(src, "/") + "/api/v1/results")
 	if err != nil {
-		return nil, fmt.Errorf("reading results: %w", err)
+		return nil, fmt.Errorf("reading results from %s: %w", src, err)
 	}
-	defer f.Close()
-	return report.ReadIVMResults(f, from)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("reading results from %s: %s", src, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading results from %s: %w", src, err)
+	}
+	return b, nil
 }
 
 // compareBaseline prints this run against a baseline file and reports
@@ -133,37 +175,6 @@ func compareBaseline(w io.Writer, cfg *config.Config, this engine.Results, path 
 		return false, err
 	}
 	cmp := engine.CompareBaseline(cfg, this, base)
-	if len(cmp) == 0 {
-		fmt.Fprintf(w, "\nbaseline %s (%s): no action in common with this run\n", path, base.Build.Version)
-		return false, nil
-	}
-	fmt.Fprintf(w, "\nregression check: this build %s against baseline %s (%s)\n", this.Build.Version, path, base.Build.Version)
-	t := table.NewWriter()
-	t.SetOutputMirror(w)
-	t.SetStyle(table.StyleLight)
-	t.AppendHeader(table.Row{"scenario", "action", "stat", "this", "baseline", "ratio", "limit", "verdict"})
-	regressed := false
-	for _, c := range cmp {
-		verdict, limit := "ok", "-"
-		switch {
-		case c.Regressed:
-			verdict, regressed = "REGRESSION", true
-		case c.Threshold == 0:
-			verdict = "not gated"
-		}
-		if c.Threshold > 0 {
-			limit = fmt.Sprintf("×%.2f", c.Threshold)
-		}
-		t.AppendRow(table.Row{c.Scenario, c.Action, c.Stat, statText(c.Stat, c.This), statText(c.Stat, c.Baseline),
-			fmt.Sprintf("×%.2f", c.Ratio), limit, verdict})
-	}
-	t.Render()
-	return regressed, nil
-}
-
-func statText(stat string, v float64) string {
-	if stat == "qps" {
-		return fmt.Sprintf("%.1f", v)
-	}
-	return report.FormatSeconds(v)
+	report.WriteComparison(w, this, base, path, cmp)
+	return slices.ContainsFunc(cmp, func(c guarantee.Comparison) bool { return c.Regressed }), nil
 }

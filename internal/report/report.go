@@ -1,10 +1,12 @@
 // Package report owns what pbenchd prints of its runs for a person or a
 // program, apart from the iteration lifecycle that produces them (package
-// engine): an iteration's results and its sweeps and probes (once), the
-// closing summary, what check and list show of the scenarios, a phase's
-// live progress, the loader's progress bars, and the TPC-H IVM
-// evaluation (report ivm). Its tables are termui tables, so every format
-// of --format shows the same figures.
+// engine): an iteration's results and its sweeps and probes, and the
+// closing summary (once); what check and list show of the scenarios; a
+// phase's live progress and the loader's progress bars; the regression
+// check against a baseline; and the report subcommands' output: the
+// TPC-H IVM evaluation, merged results and probe capacity. The tables of
+// once, check and list are termui tables, so that every --format shows
+// the same figures.
 package report
 
 import (

@@ -1,4 +1,4 @@
-package main
+package report
 
 import (
 	"encoding/json"
@@ -7,29 +7,28 @@ import (
 
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
-	"github.com/pbenchd/pbenchd/internal/report"
 	"github.com/pbenchd/pbenchd/internal/termui"
 )
 
-// writeCheck prints `pbenchd check`: the warnings, then what each selected
+// WriteCheck prints `pbenchd check`: the warnings, then what each selected
 // scenario would run.
-func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out report.Output) error {
+func WriteCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out Output) error {
 	switch out.Format {
 	case "json":
-		plans := make([]report.Plan, 0, len(sel))
+		plans := make([]Plan, 0, len(sel))
 		for _, sc := range sel {
-			plans = append(plans, report.PlanOf(cfg, sc))
+			plans = append(plans, PlanOf(cfg, sc))
 		}
-		return writeJSON(w, struct {
-			Warnings  []string      `json:"warnings"`
-			Scenarios []report.Plan `json:"scenarios"`
+		return WriteJSON(w, struct {
+			Warnings  []string `json:"warnings"`
+			Scenarios []Plan   `json:"scenarios"`
 		}{append([]string{}, cfg.Warnings()...), plans})
 	case "csv":
 		// One table of every action of every scenario, a scenario column
 		// first.
 		t := &termui.Table{}
 		for _, sc := range sel {
-			pt := report.PlanTable(report.PlanOf(cfg, sc))
+			pt := PlanTable(PlanOf(cfg, sc))
 			if t.Columns == nil {
 				t.Columns = append([]termui.Column{{Title: "scenario"}}, pt.Columns...)
 			}
@@ -47,23 +46,23 @@ func writeCheck(w io.Writer, cfg *config.Config, sel []*config.Scenario, out rep
 		fmt.Fprintln(w)
 	}
 	for _, sc := range sel {
-		report.Describe(w, cfg, sc, out)
+		Describe(w, cfg, sc, out)
 		fmt.Fprintln(w)
 	}
 	return nil
 }
 
-// writeRun prints what `pbenchd once` prints at the end: the closing
+// WriteRun prints what `pbenchd once` prints at the end: the closing
 // summary (table, markdown), the results (json) or every action's row of
 // every scenario (csv).
-func writeRun(w io.Writer, its []*engine.Iteration, results engine.Results, out report.Output) error {
+func WriteRun(w io.Writer, its []*engine.Iteration, results engine.Results, out Output) error {
 	switch out.Format {
 	case "json":
-		return writeJSON(w, results)
+		return WriteJSON(w, results)
 	case "csv":
 		t := &termui.Table{}
 		for _, it := range its {
-			rt := report.ResultsTable(it)
+			rt := ResultsTable(it)
 			if t.Columns == nil {
 				t.Columns = append([]termui.Column{{Title: "scenario"}, {Title: "result"}}, rt.Columns...)
 			}
@@ -80,10 +79,11 @@ func writeRun(w io.Writer, its []*engine.Iteration, results engine.Results, out 
 		return nil
 	}
 	fmt.Fprintln(w)
-	return report.ClosingTable(its).Write(w, out.Format, out.Layout)
+	return ClosingTable(its).Write(w, out.Format, out.Layout)
 }
 
-func writeJSON(w io.Writer, v any) error {
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
