@@ -297,36 +297,30 @@ func (e *Engine) phases(ctx context.Context, sc *config.Scenario, it *Iteration,
 	for i := range sc.Phases {
 		ph := sc.Phases[i]
 		name := sc.PhaseName(i)
-		if ph.Sweep != nil {
-			sw, err := e.sweepPhase(ctx, sc, name, ph.Sweep, log)
-			if sw != nil {
+		var err error
+		// A sweep or probe cut short keeps the steps it made.
+		switch {
+		case ph.Sweep != nil:
+			var sw *Sweep
+			if sw, err = e.sweepPhase(ctx, sc, name, ph.Sweep, log); sw != nil {
 				it.Sweeps = append(it.Sweeps, *sw)
 			}
-			if err != nil {
-				return fmt.Errorf("phase %s: %w", name, err)
-			}
-			continue
-		}
-		if ph.Probe != nil {
-			pr, err := e.probePhase(ctx, sc, name, ph.Probe, log)
-			if pr != nil {
+		case ph.Probe != nil:
+			var pr *Probe
+			if pr, err = e.probePhase(ctx, sc, name, ph.Probe, log); pr != nil {
 				it.Probes = append(it.Probes, *pr)
 			}
-			if err != nil {
-				return fmt.Errorf("phase %s: %w", name, err)
+		case ph.Load != nil:
+			var results []metrics.Result
+			if results, err = e.loadPhase(ctx, sc, name, ph.Load, log); err == nil {
+				it.Results = append(it.Results, results...)
+				for _, a := range ph.Load.Actions {
+					it.Reported[a.Name] = a.Reported()
+				}
 			}
-			continue
 		}
-		if ph.Load == nil {
-			continue
-		}
-		results, err := e.loadPhase(ctx, sc, name, ph.Load, log)
 		if err != nil {
 			return fmt.Errorf("phase %s: %w", name, err)
-		}
-		it.Results = append(it.Results, results...)
-		for _, a := range ph.Load.Actions {
-			it.Reported[a.Name] = a.Reported()
 		}
 	}
 	return nil

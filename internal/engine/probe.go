@@ -56,10 +56,7 @@ func ProbeCap(p *config.ProbePhase, slo config.Guarantee, ceiling float64) int {
 	if p.MaxInflight > 0 {
 		return p.MaxInflight
 	}
-	bound := time.Duration(0)
-	for _, d := range []config.Duration{slo.P50, slo.P95, slo.P99, slo.Max, slo.Avg} {
-		bound = max(bound, d.D)
-	}
+	bound := latencyBound(slo)
 	if bound == 0 {
 		bound = time.Second
 	}
@@ -70,11 +67,16 @@ func ProbeCap(p *config.ProbePhase, slo config.Guarantee, ceiling float64) int {
 // largest latency bound (a call still running later is outside the SLO
 // whatever it returns), at least 100ms and at most the default drain.
 func probeDrain(slo config.Guarantee) time.Duration {
+	return min(max(latencyBound(slo), 100*time.Millisecond), config.DefaultDrain)
+}
+
+// latencyBound is the SLO's largest latency bound; 0 when it bounds none.
+func latencyBound(slo config.Guarantee) time.Duration {
 	bound := time.Duration(0)
 	for _, d := range []config.Duration{slo.P50, slo.P95, slo.P99, slo.Max, slo.Avg} {
 		bound = max(bound, d.D)
 	}
-	return min(max(bound, 100*time.Millisecond), config.DefaultDrain)
+	return bound
 }
 
 // probePhase runs the search: one open-loop step per rate the search asks
