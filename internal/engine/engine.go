@@ -1,6 +1,7 @@
 // Package engine runs scenarios: setup, load phases of open and closed
 // loops, teardown, the exact results of each iteration with their guarantee
-// verdicts, and the daemon loop that repeats it all until stopped.
+// verdicts, and the daemon loop that repeats it all until stopped. What is
+// printed of them, tables and progress, is package report's.
 package engine
 
 import (
