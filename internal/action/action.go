@@ -65,6 +65,15 @@ type Runner interface {
 	Close()
 }
 
+// Servers is implemented by a runner that can serve only so many calls at
+// once (its connections, or a concurrency limit). More calls than that
+// would only wait for one to be free, so an open loop keeps its extra
+// arrivals queued, each a few bytes, rather than as calls parked waiting.
+// 0 means no limit.
+type Servers interface {
+	Servers() int
+}
+
 // Result is the outcome of one call as the runner saw it.
 type Result struct {
 	// Start is when the call began its work, after waiting for a free

@@ -113,4 +113,7 @@ func (r *nullRunner) Call(ctx context.Context) Result {
 	return res
 }
 
+// Servers is the concurrency limit: 0, none, when unset.
+func (r *nullRunner) Servers() int { return cap(r.slots) }
+
 func (*nullRunner) Close() {}

@@ -373,6 +373,18 @@ func (r *sqlRunner) Call(ctx context.Context) Result {
 	return res
 }
 
+// Servers is how many calls the runner serves at once: its pool's or its
+// reused connections; 0 (no limit) for standalone connections.
+func (r *sqlRunner) Servers() int {
+	switch {
+	case r.pool != nil:
+		return int(r.pool.Config().MaxConns)
+	case r.conns != nil:
+		return cap(r.conns)
+	}
+	return 0
+}
+
 // callReused makes a call on a reused connection: the hot path of closed
 // loops. Its deadline (the call timeout, or ctx's deadline if sooner) is
 // set on the connection's socket instead of given to pgx as a context:

@@ -428,7 +428,7 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 	for _, p := range ps {
 		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)
 		if p.pacer != nil {
-			p.rec.SetSchedule(meanRate(p.pacer, warmup, d))
+			p.rec.SetSchedule(pace.MeanRate(p.pacer, warmup, d))
 			rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
 			phase.Open = append(phase.Open, openOf(p.pacer, rng, p.cap, p.run, p.rec))
 		} else {

@@ -47,7 +47,7 @@ func TestGeneratorStallBlamed(t *testing.T) {
 	p := stallPacer{Pacer: base, at: 100, hold: time.Second}
 	start := time.Now().Add(20 * time.Millisecond)
 	rec := m.NewRecorder("gen", "a", start, 0)
-	rec.SetSchedule(meanRate(p, 0, 3*time.Second))
+	rec.SetSchedule(pace.MeanRate(p, 0, 3*time.Second))
 	openLoop(context.Background(), start, 3*time.Second, 10*time.Second, p, nil, 500, run, rec)
 	res := rec.Result(start.Add(3 * time.Second))
 	if res.Events != 300 || res.Bad() != 0 {
@@ -109,7 +109,7 @@ func TestPhaseDeadline(t *testing.T) {
 			const d, drain = time.Second, time.Second
 			start := time.Now()
 			rec := m.NewRecorder("dl", "a", start, 0)
-			rec.SetSchedule(meanRate(p, 0, d))
+			rec.SetSchedule(pace.MeanRate(p, 0, d))
 			openLoop(context.Background(), start, d, drain, p, nil, 64, run, rec)
 			took := time.Since(start)
 			if took > d+drain+2*time.Second {
@@ -151,7 +151,7 @@ func TestRampDefaultsCarryPeak(t *testing.T) {
 	to, _ := pace.ParseRate("2000/s")
 	spec := pace.Spec{Arrivals: "ramp", Rate: from, To: to, Over: 3 * time.Second}
 	p, _ := pace.New(spec)
-	mean := meanRate(p, 0, 3*time.Second)
+	mean := pace.MeanRate(p, 0, 3*time.Second)
 	sc := &config.Scenario{
 		Name: "ramp", Target: "pg",
 		Phases: []config.Phase{{Load: &config.LoadPhase{Duration: config.Dur(3 * time.Second), Actions: []config.Action{

@@ -17,7 +17,9 @@ import (
 
 // The loops live in loadgen: one scheduler for every open loop of a phase,
 // long-lived workers grown up to the cap (an arrival that finds none idle
-// is dropped, never queued), and closed-loop workers. The engine gives them
+// is dropped, never queued; a runner that serves only so many calls at
+// once gets that many workers, and its other arrivals wait queued up to
+// the cap), and closed-loop workers. The engine gives them
 // its runners and records what they measure in its Recorders, through
 // recorder shards so that the calls of an action do not all take one lock.
 
@@ -50,11 +52,15 @@ func closedLoop(ctx context.Context, start time.Time, d, drain time.Duration, wo
 }
 
 func openOf(p pace.Pacer, rng *rand.Rand, maxInflight int, run action.Runner, rec *metrics.Recorder) *loadgen.OpenLoop {
-	return &loadgen.OpenLoop{
+	l := &loadgen.OpenLoop{
 		Pacer: p, Rng: rng, MaxInflight: maxInflight,
-		Run: gauged{run, rec.Inflight()}, NewSink: shards(rec),
+		Run: run, Gauge: rec.Inflight(), NewSink: shards(rec),
 		Drop: rec.Drop, Miss: rec.Miss,
 	}
+	if s, ok := run.(action.Servers); ok {
+		l.Servers = s.Servers()
+	}
+	return l
 }
 
 func closedOf(workers int, run action.Runner, rec *metrics.Recorder) *loadgen.ClosedLoop {
@@ -106,27 +112,4 @@ func (s recSink) Record(o loadgen.Outcome) {
 		Intended: o.Intended, Dispatched: o.Called, Start: o.Start, End: o.End,
 		ErrClass: o.ErrClass, Retries: o.Retries, Open: o.Open,
 	})
-}
-
-// expectedArrivals is the number of arrivals p's schedule expects in the
-// offsets [from, to).
-func expectedArrivals(p pace.Pacer, from, to time.Duration) float64 {
-	if to <= from {
-		return 0
-	}
-	return meanRate(p, from, to) * (to - from).Seconds()
-}
-
-// meanRate is p's mean rate over the offsets [from, to): the average of
-// Mean at the midpoints of 1024 equal steps, exact for a constant rate
-// (the configured figure comes back bit for bit) and for linear pieces but
-// for the steps that straddle a kink or a jump.
-func meanRate(p pace.Pacer, from, to time.Duration) float64 {
-	const steps = 1024
-	h := float64(to-from) / steps
-	var sum float64
-	for i := range steps {
-		sum += p.Mean(from + time.Duration((float64(i)+0.5)*h))
-	}
-	return sum / steps
 }

@@ -103,6 +103,14 @@ func (r *messageRunner) Figures() []action.Figure {
 	return nil
 }
 
+// Servers forwards the wrapped runner's limit of calls at once, if any.
+func (r *messageRunner) Servers() int {
+	if s, ok := r.Runner.(action.Servers); ok {
+		return s.Servers()
+	}
+	return 0
+}
+
 func (r *messageRunner) Call(ctx context.Context) action.Result {
 	res := r.Runner.Call(ctx)
 	if res.Err != nil {

@@ -21,7 +21,7 @@ func replay(t *testing.T, m *metrics.Metrics, p pace.Pacer, seed uint64, d, warm
 	t.Helper()
 	start := time.Unix(1_700_000_000, 0)
 	rec := m.NewRecorder("s", "a", start, warmup)
-	rec.SetSchedule(meanRate(p, warmup, d))
+	rec.SetSchedule(pace.MeanRate(p, warmup, d))
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var prev time.Duration
 	for n := uint64(0); ; n++ {
@@ -85,7 +85,7 @@ func TestQPSServedShare(t *testing.T) {
 	start := time.Unix(1_700_000_000, 0)
 	p, _ := pace.New(pace.Spec{Arrivals: "ramp", Rate: pace.PerSecond(100), To: pace.PerSecond(300), Over: 10 * time.Second})
 	rec := m.NewRecorder("s", "a", start, 0)
-	rec.SetSchedule(meanRate(p, 0, 10*time.Second))
+	rec.SetSchedule(pace.MeanRate(p, 0, 10*time.Second))
 	var prev time.Duration
 	for n := uint64(0); ; n++ {
 		off := p.Next(n, prev, nil)

@@ -22,17 +22,65 @@ type arrival struct {
 	intended, handed time.Time
 }
 
+// Gauge is told of every call in flight: Inc when an arrival is accepted
+// (handed to a worker or queued), Dec when its call is done.
+// prometheus.Gauge is one.
+type Gauge interface {
+	Inc()
+	Dec()
+}
+
+// queue is the arrivals of a pool whose calls can only be served so many
+// at a time (its servers), waiting for a worker: a FIFO ring of arrivals
+// instead of goroutines parked on a connection, so a call waiting costs
+// 48 bytes, not a goroutine and its stack. It is taken only by a pool
+// that has servers, and then only once all its workers are started.
+type queue struct {
+	mu         sync.Mutex
+	ring       []arrival
+	head, size int
+}
+
+func (q *queue) put(a arrival) bool {
+	if q.size == len(q.ring) {
+		return false
+	}
+	q.ring[(q.head+q.size)%len(q.ring)] = a
+	q.size++
+	return true
+}
+
+func (q *queue) take() (arrival, bool) {
+	if q.size == 0 {
+		return arrival{}, false
+	}
+	a := q.ring[q.head]
+	q.head = (q.head + 1) % len(q.ring)
+	q.size--
+	return a, true
+}
+
 // pool is the workers of one open-loop action. Workers are started on
 // demand, up to max, and live until the phase ends; an idle worker waits
 // on a channel of its own. The scheduler's goroutine is the only one that
 // takes workers from the idle stack and the only one that starts them;
 // workers put themselves back when their call is done.
+//
+// A pool whose runner can serve only servers calls at once (fewer than
+// max) starts only servers workers; the arrivals that find them all busy
+// wait in the queue, up to max in flight in all, and a worker done with
+// a call takes the oldest before it goes idle. A worker goes idle, and
+// the scheduler finds none idle and queues, both under the queue's lock,
+// so no arrival is left queued while a worker sleeps.
 type pool struct {
 	run     Caller
 	callCtx context.Context // deadline: the phase's end plus drain
 	stopCtx context.Context // cancelled by a stop
 	newSink func() Sink
 	max     int
+	workCap int    // workers started at most: max, or servers
+	q       *queue // nil: no servers limit, nothing is queued
+	gauge   Gauge
 	late    time.Time // no call is handed out at or after it
 	idle    atomic.Pointer[worker]
 	wg      sync.WaitGroup
@@ -61,23 +109,31 @@ type worker struct {
 // on one core) are not the target's fault. Scheduler only.
 func (p *pool) dispatch(a arrival) bool {
 	w := p.pop()
-	if w == nil && len(p.workers) >= p.max {
+	if w == nil && len(p.workers) >= p.workCap {
+		if p.q != nil && p.enqueue(a) {
+			return true
+		}
 		runtime.Gosched()
 		if a.handed = time.Now(); !a.handed.Before(p.late) {
 			p.dropped(a.intended, a.handed) // the phase ended meanwhile
 			return false
 		}
 		w = p.pop()
+		if w == nil && p.q != nil && p.enqueue(a) {
+			return true
+		}
 	}
 	if w != nil {
+		p.accepted()
 		w.busy.Store(true)
 		w.wake <- a // never blocks: an idle worker's channel is empty
 		return true
 	}
-	if len(p.workers) >= p.max {
+	if len(p.workers) >= p.workCap {
 		p.dropped(a.intended, a.handed)
 		return false
 	}
+	p.accepted()
 	w = &worker{p: p, wake: make(chan arrival, 1), sink: p.newSink()}
 	w.busy.Store(true)
 	p.mu.Lock()
@@ -86,6 +142,32 @@ func (p *pool) dispatch(a arrival) bool {
 	p.wg.Add(1)
 	go w.loop(a)
 	return true
+}
+
+// enqueue queues an arrival that found every worker busy, or hands it to
+// a worker that went idle meanwhile; false when the cap is reached.
+// Scheduler only.
+func (p *pool) enqueue(a arrival) bool {
+	p.q.mu.Lock()
+	if w := p.pop(); w != nil {
+		p.q.mu.Unlock()
+		p.accepted()
+		w.busy.Store(true)
+		w.wake <- a
+		return true
+	}
+	ok := p.workCap+p.q.size < p.max && p.q.put(a)
+	p.q.mu.Unlock()
+	if ok {
+		p.accepted()
+	}
+	return ok
+}
+
+func (p *pool) accepted() {
+	if p.gauge != nil {
+		p.gauge.Inc()
+	}
 }
 
 // pop takes a worker from the idle stack (Treiber's stack; with a single
@@ -123,8 +205,8 @@ func (p *pool) close() {
 	p.wg.Wait()
 }
 
-// inflight counts the workers in a call (a live read: a sum of flags) and
-// the workers started.
+// inflight counts the calls in flight (a live read: a sum of flags, and
+// the arrivals queued) and the workers started.
 func (p *pool) inflight() (busy, started int) {
 	p.mu.Lock()
 	workers := p.workers
@@ -135,15 +217,22 @@ func (p *pool) inflight() (busy, started int) {
 			n++
 		}
 	}
+	if p.q != nil {
+		p.q.mu.Lock()
+		n += p.q.size
+		p.q.mu.Unlock()
+	}
 	return n, len(workers)
 }
 
 func (w *worker) loop(a arrival) {
 	defer w.p.wg.Done()
+	queued := false
 	for {
-		w.call(a)
-		w.busy.Store(false)
-		w.p.push(w)
+		w.call(a, queued)
+		if a, queued = w.following(); queued {
+			continue
+		}
 		var ok bool
 		if a, ok = <-w.wake; !ok {
 			return
@@ -151,10 +240,39 @@ func (w *worker) loop(a arrival) {
 	}
 }
 
-func (w *worker) call(a arrival) {
+// following takes the oldest queued arrival, if any; else the worker goes idle.
+func (w *worker) following() (arrival, bool) {
+	p := w.p
+	if p.q == nil {
+		w.busy.Store(false)
+		p.push(w)
+		return arrival{}, false
+	}
+	p.q.mu.Lock()
+	a, ok := p.q.take()
+	if !ok {
+		w.busy.Store(false)
+		p.push(w)
+	}
+	p.q.mu.Unlock()
+	return a, ok
+}
+
+// call makes the arrival's call. A queued arrival's generator lag ended
+// when it was queued: its wait in the queue is a wait for a connection.
+func (w *worker) call(a arrival, queued bool) {
 	called := time.Now()
 	res := w.p.run.Call(w.p.callCtx)
 	end := time.Now()
+	if queued {
+		if res.Start.IsZero() {
+			res.Start = called // the call's service began when it was taken up
+		}
+		called = a.handed
+	}
+	if w.p.gauge != nil {
+		w.p.gauge.Dec()
+	}
 	if (res.Err != nil && w.p.stopCtx.Err() != nil) || res.Censored {
 		return // stopped by pbenchd, or censored: no event
 	}

@@ -20,7 +20,15 @@ type OpenLoop struct {
 	Rng   *rand.Rand
 	// MaxInflight caps the calls in flight: the workers of the action.
 	MaxInflight int
-	Run         Caller
+	// Servers, when above zero and below MaxInflight, is how many calls
+	// Run can serve at once (its connections): only that many workers
+	// start, and arrivals that find them all busy wait queued, in flight
+	// and timed from their intended start like calls waiting for a
+	// connection, until MaxInflight are in flight.
+	Servers int
+	Run     Caller
+	// Gauge, if set, counts the calls in flight, queued ones included.
+	Gauge Gauge
 	// NewSink gives each worker its sink, once, when the worker starts.
 	NewSink func() Sink
 	// Drop is told of every arrival that found no idle worker, at now;
@@ -165,7 +173,12 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	for i, l := range ph.Open {
 		p := &pool{
 			run: l.Run, callCtx: callCtx, stopCtx: ctx, newSink: l.NewSink,
-			max: max(l.MaxInflight, 1), dropped: l.Drop, late: late,
+			max: max(l.MaxInflight, 1), dropped: l.Drop, late: late, gauge: l.Gauge,
+		}
+		p.workCap = p.max
+		if l.Servers > 0 && l.Servers < p.max {
+			p.workCap = l.Servers
+			p.q = &queue{ring: make([]arrival, p.max-l.Servers)}
 		}
 		l.pool.Store(p)
 		loops[i] = loopState{l: l, p: p}
@@ -215,30 +228,8 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 func missed(ph Phase, loops []loopState, h arrivals) {
 	for _, d := range h {
 		s := &loops[d.loop]
-		s.l.Miss(ph.Start.Add(d.at), 1+int64(math.Round(expectedArrivals(s.l.Pacer, d.at, ph.Duration))))
+		s.l.Miss(ph.Start.Add(d.at), 1+int64(math.Round(pace.ExpectedArrivals(s.l.Pacer, d.at, ph.Duration))))
 	}
-}
-
-// expectedArrivals is the number of arrivals p's schedule expects in the
-// offsets [from, to).
-func expectedArrivals(p pace.Pacer, from, to time.Duration) float64 {
-	if to <= from {
-		return 0
-	}
-	return meanRate(p, from, to) * (to - from).Seconds()
-}
-
-// meanRate is p's mean rate over the offsets [from, to): the average of
-// Mean at the midpoints of 1024 equal steps, exact for a constant rate and
-// for linear pieces but for the steps that straddle a kink or a jump.
-func meanRate(p pace.Pacer, from, to time.Duration) float64 {
-	const steps = 1024
-	h := float64(to-from) / steps
-	var sum float64
-	for i := range steps {
-		sum += p.Mean(from + time.Duration((float64(i)+0.5)*h))
-	}
-	return sum / steps
 }
 
 // arrivals is a binary min-heap of next arrivals by offset.

@@ -2,7 +2,9 @@
 // the engine: one precise scheduler that paces every open loop of a phase
 // from a heap of next arrivals on one OS thread, long-lived workers per
 // action (grown on demand up to the action's cap; an arrival that finds no
-// idle worker is dropped and counted, never queued), closed-loop workers,
+// idle worker is dropped and counted, never queued, unless the action can
+// serve only so many calls at once: then it starts only that many workers
+// and arrivals wait queued, up to the cap in flight), closed-loop workers,
 // and recorder shards (a few per core, each worker writing to one) merged
 // at the end of a phase and for live reads, so that no lock is shared by
 // all the calls of an action.
