@@ -102,7 +102,7 @@ trap cleanup EXIT
 if [ "$SKIP_DEPS" != 1 ] && [ -x "$repo/scripts/deps.sh" ]; then
   "$repo/scripts/deps.sh" postgres || die "scripts/deps.sh postgres failed"
 fi
-for c in pgbench psql pg_isready; do
+for c in pgbench psql pg_isready jq; do
   command -v "$c" >/dev/null 2>&1 || die "$c is not installed (scripts/deps.sh postgres installs it)"
 done
 pg_isready -q -h "$PGHOST_TCP" -p "$PORT" || die "PostgreSQL is not answering on $PGHOST_TCP:$PORT"
@@ -239,9 +239,9 @@ timed() {
   sampler=$!
   read -r b0 t0 < <(busy_ticks)
   if [ "$have_time" = 1 ]; then
-    /usr/bin/time -f '%U %S %M' -o "$out.cpu" "$@" >"$out" 2>&1 || rc=$?
+    /usr/bin/time -f '%U %S %M' -o "$out.cpu" "$@" >"$out" 2>"$out.err" || rc=$?
   else
-    "$@" >"$out" 2>&1 || rc=$?
+    "$@" >"$out" 2>"$out.err" || rc=$?
     echo "- - -" >"$out.cpu"
   fi
   read -r b1 t1 < <(busy_ticks)
@@ -286,7 +286,7 @@ run_pgbench() {
     args+=(-R "$RATE" -l --log-prefix="$tmp/pglog.$rep")
   fi
   timed "$out" pgbench "${args[@]}" "$BENCH_DB" || {
-    cat "$out" >&2
+    cat "$out" "$out.err" >&2
     die "pgbench failed (run $rep)"
   }
   local tps lat cnt
@@ -294,7 +294,7 @@ run_pgbench() {
   lat=$(awk '/^latency average = /{print $4; exit}' "$out")
   cnt=$(awk -F': ' '/^number of transactions actually processed/{print $2; exit}' "$out" | awk '{print $1}')
   [ -n "$tps" ] || {
-    cat "$out" >&2
+    cat "$out" "$out.err" >&2
     die "no tps in pgbench's output (run $rep)"
   }
   if awk '/^number of failed transactions: /{exit !($5 > 0)}' "$out"; then
@@ -313,31 +313,18 @@ run_pgbench() {
 # run_pbenchd REP: prints "qps calls errors p50_ms p95_ms p99_ms max_ms".
 run_pbenchd() {
   local rep=$1 out="$tmp/pbenchd.$1"
-  timed "$out" "$PBENCHD" once --config "$tmp/pbenchd.yaml" --scenarios pgbench_select --warmup 0s --log.level warn || {
-    cat "$out" >&2
+  timed "$out" "$PBENCHD" once --config "$tmp/pbenchd.yaml" --scenarios pgbench_select --warmup 0s --log.level warn --format json || {
+    cat "$out" "$out.err" >&2
     die "pbenchd once failed (run $rep)"
   }
   local row
-  # The summary table's row: │ select │ calls │ offered/s │ served/s │ qps │
-  # p50 │ p95 │ p99 │ max │ errors │ …; the achieved rate is served/s.
-  row=$(awk -F'│' '
-    function ms(s) {
-      gsub(/ /, "", s)
-      if (s == "-" || s == "") return "-"
-      # sub() rather than substr(): "µ" is one character or two bytes
-      # depending on the locale.
-      if (sub(/µs$/, "", s)) return sprintf("%.3f", s / 1000)
-      if (sub(/ns$/, "", s)) return sprintf("%.6f", s / 1e6)
-      if (sub(/ms$/, "", s)) return sprintf("%.3f", s)
-      if (s ~ /^[0-9.]+s$/ && sub(/s$/, "", s)) return sprintf("%.3f", s * 1000)
-      return "-"
-    }
-    $2 ~ /^ *select *$/ {
-      c = $3; q = $5; e = $11; gsub(/ /, "", c); gsub(/ /, "", q); split(e, ee, " ")
-      print q, c, ee[1], ms($7), ms($8), ms($9), ms($10); exit
-    }' "$out")
+  # The action's results from once's JSON: qps, calls, failed, then p50,
+  # p95, p99 and max in ms (the achieved rate is served_qps).
+  row=$(jq -r '.results.pgbench_select.actions[] | select(.action == "select") |
+    def ms: if . == null then "-" else (. * 1000 * 1000 | round / 1000 | tostring) end;
+    [(.served_qps | tostring), (.calls | tostring), (.failed | tostring), (.p50 | ms), (.p95 | ms), (.p99 | ms), (.max | ms)] | join(" ")' "$out" 2>/dev/null)
   [ -n "$row" ] || {
-    cat "$out" >&2
+    cat "$out" "$out.err" >&2
     die "no result row in pbenchd's output (run $rep)"
   }
   echo "$row"

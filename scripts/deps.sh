@@ -28,6 +28,10 @@ if ! command -v pgbench >/dev/null 2>&1; then
   echo "deps: installing postgresql-contrib: pgbench, the peer that bench/ measures pbenchd against" >&2
   install postgresql-contrib
 fi
+if ! command -v jq >/dev/null 2>&1; then
+  echo "deps: installing jq: bench/pgbench_compare.sh reads pbenchd's JSON results with it" >&2
+  install jq
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   ver=$(ls /etc/postgresql | sort -V | tail -n 1)
   echo "deps: starting PostgreSQL $ver (cluster main, 127.0.0.1:5432): it was not answering" >&2
