@@ -65,6 +65,21 @@ type Runner interface {
 	Close()
 }
 
+// Caller makes calls: a Runner, or one worker's share of one (Binder).
+type Caller interface {
+	Call(ctx context.Context) Result
+}
+
+// Binder is implemented by a runner whose connections can each be given to
+// one worker for as long as it runs: Bind returns a caller that makes the
+// worker's calls on a connection of its own (one call at a time), with no
+// hand-over of connections between workers, and release, which gives the
+// connection back when the worker ends. When none is free, Bind returns
+// the runner itself.
+type Binder interface {
+	Bind() (c Caller, release func())
+}
+
 // Servers is implemented by a runner that can serve only so many calls at
 // once (its connections, or a concurrency limit). More calls than that
 // would only wait for one to be free, so an open loop keeps its extra

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -302,13 +303,32 @@ func (sqlKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
 				n = max(env.Connections, 1)
 			}
 		}
-		r.conns = make(chan *pgx.Conn, n)
+		r.conns = make(chan *reusedConn, n)
 		r.stopWatch = context.AfterFunc(ctx, r.abort)
-		for _, c := range connectAll(ctx, env, pg, n, r.setup) {
-			if c != nil {
-				r.track(c)
+		if r.raw = r.fast != nil && rawEligible(s); r.raw {
+			addRawProcs(n)
+		}
+		conns := connectAll(ctx, env, pg, n, r.setup)
+		adopted := make([]*reusedConn, len(conns))
+		actx, cancel := setupCtx(ctx, env)
+		var wg sync.WaitGroup
+		for i, c := range conns {
+			if c == nil {
+				continue
 			}
-			r.conns <- c
+			wg.Go(func() {
+				rc, err := r.adopt(actx, c)
+				if err != nil && env.Log != nil {
+					// Left for the calls to make again, as a reconnect.
+					env.Log.Warn("connection not usable", "scenario", env.Scenario, "action", env.Action, "err", err)
+				}
+				adopted[i] = rc
+			})
+		}
+		wg.Wait()
+		cancel()
+		for _, rc := range adopted {
+			r.conns <- rc
 		}
 	}
 	r.env = env
@@ -329,12 +349,29 @@ type sqlRunner struct {
 	fast *fastStatement
 
 	pool  *pgxpool.Pool
-	conns chan *pgx.Conn
+	conns chan *reusedConn
 	env   Env
+	// raw tells whether reused connections are taken over from pgx (see
+	// sql_raw.go); watched is the call context whose end cuts their calls
+	// short.
+	raw     bool
+	watched atomic.Pointer[ctxWatch]
 
 	mu        sync.Mutex
-	live      []*pgx.Conn // reused connections, for abort
+	live      []*reusedConn // for abort
 	stopWatch func() bool
+}
+
+// reusedConn is a reused connection: pgx's, or taken over (raw).
+type reusedConn struct {
+	c   *pgx.Conn
+	raw *rawConn
+}
+
+// ctxWatch is a call context watched for its end.
+type ctxWatch struct {
+	ctx  context.Context
+	stop func() bool
 }
 
 func (r *sqlRunner) Call(ctx context.Context) Result {
@@ -392,15 +429,53 @@ func (r *sqlRunner) Servers() int {
 // allocations, and every call would register on the loop's shared
 // context. A stop (ctx cancelled) reaches calls in flight through abort.
 func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
-	var c *pgx.Conn
+	var c *reusedConn
 	select {
 	case c = <-r.conns:
 	case <-ctx.Done():
 		return Result{Err: ctx.Err()}
 	}
-	if c != nil && c.IsClosed() {
+	res := r.callOn(ctx, &c, args)
+	r.conns <- c
+	return res
+}
+
+// Bind gives a worker a reused connection of its own, if one is free:
+// its calls need no hand-over through the runner's queue of connections,
+// whose lock every call of every worker would take.
+func (r *sqlRunner) Bind() (Caller, func()) {
+	if r.conns == nil {
+		return r, func() {}
+	}
+	select {
+	case c := <-r.conns:
+		b := &boundSQL{r: r, c: c}
+		return b, func() { r.conns <- b.c }
+	default:
+		return r, func() {}
+	}
+}
+
+// boundSQL is one worker's share of a runner: a reused connection.
+type boundSQL struct {
+	r *sqlRunner
+	c *reusedConn
+}
+
+func (b *boundSQL) Call(ctx context.Context) Result {
+	rng := b.r.rngs.Get().(*rand.Rand)
+	args := b.r.args(rng)
+	b.r.rngs.Put(rng)
+	return b.r.callOn(ctx, &b.c, args)
+}
+
+// callOn makes a call on *cp, connecting again first if it is nil (or
+// closed), and leaves nil there when the connection must be replaced.
+func (r *sqlRunner) callOn(ctx context.Context, cp **reusedConn, args []any) Result {
+	c := *cp
+	if c != nil && c.c != nil && c.c.IsClosed() {
 		r.untrack(c)
-		c = nil
+		c, *cp = nil, nil
 	}
 	if c == nil {
 		// A reconnect: an event of its own, made before the call's
@@ -412,54 +487,132 @@ func (r *sqlRunner) callReused(ctx context.Context, args []any) Result {
 			deadline = d
 		}
 		cctx, cancel := context.WithDeadline(ctx, deadline)
-		var err error
-		c, err = r.pg.Connect(cctx, r.setup)
+		pc, err := r.pg.Connect(cctx, r.setup)
+		if err == nil {
+			c, err = r.adopt(cctx, pc)
+		}
 		cancel()
 		if err != nil {
-			r.conns <- nil
 			return Result{Start: begun, Err: err}
 		}
 		reconnected(r.env)
-		r.track(c)
+		*cp = c
+	}
+	if c.raw != nil {
+		return r.callRaw(ctx, cp, args)
 	}
 	start := time.Now()
 	deadline := start.Add(r.timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	sock := c.PgConn().Conn()
+	sock := c.c.PgConn().Conn()
 	_ = sock.SetDeadline(deadline)
 	if ctx.Err() != nil {
 		// Stopped between taking the connection and arming it.
 		_ = sock.SetDeadline(time.Now())
 	}
-	res := r.run(ctx, context.Background(), c, args)
+	res := r.run(ctx, context.Background(), c.c, args)
 	res.Start = start
-	if res.Err != nil && (target.IsConnectionError(res.Err) || c.IsClosed() || ctx.Err() != nil || !time.Now().Before(deadline)) {
+	if res.Err != nil && (target.IsConnectionError(res.Err) || c.c.IsClosed() || ctx.Err() != nil || !time.Now().Before(deadline)) {
 		// A connection whose call was cut off may be mid-protocol:
 		// replace it rather than reuse it.
 		r.untrack(c)
-		c.Close(context.Background())
-		c = nil
+		c.c.Close(context.Background())
+		*cp = nil
 	} else {
 		_ = sock.SetDeadline(time.Time{})
 	}
-	r.conns <- c
 	return res
+}
+
+// callRaw makes a call on a connection taken over from pgx, retrying
+// deadlocks and serialization failures up to the limit. The end of ctx
+// (a stop, the end of the phase's drain) shuts its socket down.
+func (r *sqlRunner) callRaw(ctx context.Context, cp **reusedConn, args []any) Result {
+	c := *cp
+	r.watch(ctx)
+	start := time.Now()
+	rc := c.raw
+	rc.busy.Store(true)
+	var res Result
+	if ctx.Err() != nil {
+		// Stopped before the call began (abort may have missed it).
+		res.Err = ctx.Err()
+	} else {
+		b := r.fast.bufs.Get().(*fastBuf)
+		r.fast.encode(b, args) // rawEligible: every argument encodes
+		for attempt := 0; ; attempt++ {
+			err := rc.exec(b.params)
+			r.pg.Observe(err)
+			reason := target.RetryReason(err)
+			if err == nil || reason == "" || attempt >= r.retries || ctx.Err() != nil {
+				res.Err = err
+				break
+			}
+			res.Retries = append(res.Retries, reason)
+		}
+		r.fast.bufs.Put(b)
+	}
+	rc.busy.Store(false)
+	res.Start = start
+	if res.Err != nil && (!isPgError(res.Err) || ctx.Err() != nil) {
+		// Cut off, timed out or broken: the connection may be
+		// mid-protocol; replace it.
+		r.untrack(c)
+		rc.close()
+		*cp = nil
+	}
+	return res
+}
+
+// watch makes the end of ctx cut short the calls in flight on raw
+// connections (pgx's connections are cut by their socket deadlines). The
+// loops give every call of a phase the same context: it is watched once.
+func (r *sqlRunner) watch(ctx context.Context) {
+	if ctx.Done() == nil {
+		return
+	}
+	w := r.watched.Load()
+	if w != nil && w.ctx == ctx {
+		return
+	}
+	nw := &ctxWatch{ctx: ctx}
+	if r.watched.CompareAndSwap(w, nw) {
+		nw.stop = context.AfterFunc(ctx, r.abort)
+		if w != nil && w.stop != nil {
+			w.stop()
+		}
+	}
+}
+
+// adopt makes c a reused connection of the runner, taken over from pgx
+// when the runner's calls allow it and c is a plain socket, and tracks it.
+func (r *sqlRunner) adopt(ctx context.Context, c *pgx.Conn) (*reusedConn, error) {
+	rc := &reusedConn{c: c}
+	if r.raw && plainSocket(c) {
+		raw, err := takeOver(ctx, c, r.fast, r.timeout)
+		if err != nil {
+			return nil, err
+		}
+		rc = &reusedConn{raw: raw}
+	}
+	r.track(rc)
+	return rc, nil
 }
 
 // track remembers a reused connection so that abort can reach it.
 // Connections leave the list only through untrack, by the goroutine that
 // holds them: asking other connections whether they are closed would read
 // state that the calls using them write (a data race).
-func (r *sqlRunner) track(c *pgx.Conn) {
+func (r *sqlRunner) track(c *reusedConn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.live = append(r.live, c)
 }
 
 // untrack forgets a reused connection its holder is about to close.
-func (r *sqlRunner) untrack(c *pgx.Conn) {
+func (r *sqlRunner) untrack(c *reusedConn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if i := slices.Index(r.live, c); i >= 0 {
@@ -467,12 +620,18 @@ func (r *sqlRunner) untrack(c *pgx.Conn) {
 	}
 }
 
-// abort cuts short every call in flight on a reused connection (a stop).
+// abort cuts short every call in flight on a reused connection (a stop,
+// or for raw connections the end of the phase's drain).
 func (r *sqlRunner) abort() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, c := range r.live {
-		_ = c.PgConn().Conn().SetDeadline(time.Now())
+		switch {
+		case c.raw != nil && c.raw.busy.Load():
+			c.raw.shutdown()
+		case c.c != nil:
+			_ = c.c.PgConn().Conn().SetDeadline(time.Now())
+		}
 	}
 }
 
@@ -576,12 +735,24 @@ func (r *sqlRunner) Close() {
 	if r.pool != nil {
 		r.pool.Close()
 	}
+	if w := r.watched.Load(); w != nil && w.stop != nil {
+		w.stop()
+	}
 	if r.conns != nil {
+		defer func() {
+			if r.raw {
+				addRawProcs(-cap(r.conns))
+			}
+		}()
 		for {
 			select {
 			case c := <-r.conns:
-				if c != nil {
-					c.Close(context.Background())
+				switch {
+				case c == nil:
+				case c.raw != nil:
+					c.raw.close()
+				default:
+					c.c.Close(context.Background())
 				}
 			default:
 				return

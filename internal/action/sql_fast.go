@@ -48,29 +48,17 @@ func newFastStatement(sql string, nargs int) *fastStatement {
 	return f
 }
 
-// run makes the call; ok is false when an argument's type is not one it
-// encodes (nothing was sent: the caller goes through pgx).
-func (f *fastStatement) run(ctx context.Context, c *pgconn.PgConn, args []any) (ok bool, err error) {
-	b := f.bufs.Get().(*fastBuf)
-	defer f.bufs.Put(b)
+// encode writes args as text parameters into b; ok is false when an
+// argument's type is not one it encodes.
+func (f *fastStatement) encode(b *fastBuf, args []any) (ok bool) {
 	b.text = b.text[:0]
 	// Encode into one buffer, then slice it: appending may move it.
 	var ends [16]int
 	cut := ends[:0]
 	for _, a := range args[:f.nargs] {
-		switch v := a.(type) {
-		case int64:
-			b.text = strconv.AppendInt(b.text, v, 10)
-		case int:
-			b.text = strconv.AppendInt(b.text, int64(v), 10)
-		case string:
-			b.text = append(b.text, v...)
-		case float64:
-			b.text = strconv.AppendFloat(b.text, v, 'g', -1, 64)
-		case bool:
-			b.text = strconv.AppendBool(b.text, v)
-		default:
-			return false, nil
+		var ok bool
+		if b.text, ok = appendText(b.text, a); !ok {
+			return false
 		}
 		cut = append(cut, len(b.text))
 	}
@@ -78,6 +66,35 @@ func (f *fastStatement) run(ctx context.Context, c *pgconn.PgConn, args []any) (
 	for i, to := range cut {
 		b.params[i] = b.text[from:to:to]
 		from = to
+	}
+	return true
+}
+
+// appendText appends v as a text parameter; ok is false for a type the
+// fast path leaves to pgx.
+func appendText(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case int64:
+		return strconv.AppendInt(b, v, 10), true
+	case int:
+		return strconv.AppendInt(b, int64(v), 10), true
+	case string:
+		return append(b, v...), true
+	case float64:
+		return strconv.AppendFloat(b, v, 'g', -1, 64), true
+	case bool:
+		return strconv.AppendBool(b, v), true
+	}
+	return b, false
+}
+
+// run makes the call; ok is false when an argument's type is not one it
+// encodes (nothing was sent: the caller goes through pgx).
+func (f *fastStatement) run(ctx context.Context, c *pgconn.PgConn, args []any) (ok bool, err error) {
+	b := f.bufs.Get().(*fastBuf)
+	defer f.bufs.Put(b)
+	if !f.encode(b, args) {
+		return false, nil
 	}
 	key := weak.Make(c)
 	if _, done := f.prepared.Load(key); !done {

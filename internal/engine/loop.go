@@ -104,6 +104,27 @@ func (r gauged) Call(ctx context.Context) action.Result {
 	return r.run.Call(ctx)
 }
 
+// Bind gives a worker the wrapped runner's bound caller, gauged.
+func (r gauged) Bind() (action.Caller, func()) {
+	b, ok := r.run.(action.Binder)
+	if !ok {
+		return r, func() {}
+	}
+	c, release := b.Bind()
+	return gaugedCaller{c, r.g}, release
+}
+
+type gaugedCaller struct {
+	c action.Caller
+	g prometheus.Gauge
+}
+
+func (r gaugedCaller) Call(ctx context.Context) action.Result {
+	r.g.Inc()
+	defer r.g.Dec()
+	return r.c.Call(ctx)
+}
+
 // recSink records a worker's calls in its recorder shard.
 type recSink struct{ sh *metrics.Shard }
 

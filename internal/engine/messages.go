@@ -119,6 +119,30 @@ func (r *messageRunner) Call(ctx context.Context) action.Result {
 	return res
 }
 
+// Bind gives a worker the wrapped runner's bound caller, its messages
+// kept alike.
+func (r *messageRunner) Bind() (action.Caller, func()) {
+	b, ok := r.Runner.(action.Binder)
+	if !ok {
+		return r, func() {}
+	}
+	c, release := b.Bind()
+	return messageCaller{c, r}, release
+}
+
+type messageCaller struct {
+	c action.Caller
+	r *messageRunner
+}
+
+func (m messageCaller) Call(ctx context.Context) action.Result {
+	res := m.c.Call(ctx)
+	if res.Err != nil {
+		m.r.m.add(m.r.scenario, m.r.action, res.Err)
+	}
+	return res
+}
+
 // secretPatterns find credentials however a message spells them: a
 // password= keyword, the password of a URL.
 var secretPatterns = []*regexp.Regexp{

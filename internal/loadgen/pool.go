@@ -13,8 +13,14 @@ import (
 
 // Caller makes one call; action.Runner is one. Call is safe for as many
 // goroutines at once as the loop has workers.
-type Caller interface {
-	Call(ctx context.Context) action.Result
+type Caller = action.Caller
+
+// bind gives a worker its own caller: run's Bind, when it is a Binder.
+func bind(run Caller) (Caller, func()) {
+	if b, ok := run.(action.Binder); ok {
+		return b.Bind()
+	}
+	return run, func() {}
 }
 
 // arrival is one arrival handed to a worker.
@@ -96,6 +102,7 @@ type pool struct {
 // worker is a long-lived goroutine making one call at a time.
 type worker struct {
 	p    *pool
+	run  Caller  // the pool's, bound to the worker (see bind)
 	next *worker // in the idle stack
 	wake chan arrival
 	sink Sink
@@ -227,9 +234,17 @@ func (p *pool) inflight() (busy, started int) {
 
 func (w *worker) loop(a arrival) {
 	defer w.p.wg.Done()
+	run, release := bind(w.p.run)
+	defer release()
+	w.run = run
 	queued := false
+	var y yielder
 	for {
 		w.call(a, queued)
+		if queued {
+			// Taking queued arrivals one after another never parks.
+			y.maybe(time.Now())
+		}
 		if a, queued = w.following(); queued {
 			continue
 		}
@@ -262,7 +277,7 @@ func (w *worker) following() (arrival, bool) {
 // when it was queued: its wait in the queue is a wait for a connection.
 func (w *worker) call(a arrival, queued bool) {
 	called := time.Now()
-	res := w.p.run.Call(w.p.callCtx)
+	res := w.run.Call(w.p.callCtx)
 	end := time.Now()
 	if queued {
 		if res.Start.IsZero() {

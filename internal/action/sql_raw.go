@@ -1,0 +1,354 @@
+package action
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// A reused connection whose calls are one prepared statement with text
+// arguments is taken from pgx once it is set up (connected, its `set`
+// statements run, the statement prepared) and driven as libpq drives
+// pgbench's: each call writes Bind, Execute and Sync in one blocking
+// write(2) and reads the answer with blocking read(2)s until
+// ReadyForQuery, on its goroutine's thread, without the Go netpoller. On
+// a machine where client and server share the cores the netpoller's
+// hand-offs between threads cost more CPU per call than the protocol
+// itself (see the README's performance section): this path halves the
+// client's CPU per call of a closed loop of point selects.
+//
+// A blocking system call keeps its thread, so that goroutines in calls do
+// not wait for one another, the runtime needs a P for each of them beside
+// the ones it runs everything else on: while raw connections are open
+// GOMAXPROCS is raised by their number (at most maxRawProcs), and set
+// back when they are closed.
+//
+// Deadlines: the call timeout is the socket's receive and send timeout
+// (SO_RCVTIMEO, SO_SNDTIMEO: each read or write waits at most that long).
+// The end of a phase's drain and a stop reach calls in flight through
+// shutdown(2) of their sockets (see sqlRunner.abort).
+
+// maxRawProcs bounds the Ps added for raw connections.
+const maxRawProcs = 128
+
+var rawProcs struct {
+	mu          sync.Mutex
+	extra, base int
+}
+
+// addRawProcs adds n (or removes -n) Ps for raw connections.
+func addRawProcs(n int) {
+	rawProcs.mu.Lock()
+	defer rawProcs.mu.Unlock()
+	if rawProcs.extra == 0 && n > 0 {
+		rawProcs.base = runtime.GOMAXPROCS(0)
+	}
+	rawProcs.extra += n
+	want := rawProcs.base + min(rawProcs.extra, maxRawProcs)
+	if rawProcs.extra <= 0 {
+		rawProcs.extra, want = 0, rawProcs.base
+	}
+	if want > 0 && runtime.GOMAXPROCS(0) != want {
+		runtime.GOMAXPROCS(want)
+	}
+}
+
+// rawEligible tells whether calls of s can go through raw connections:
+// one prepared query or exec on reused connections, with arguments that
+// are all of the types the fast path sends as text (integers, floats,
+// strings, booleans: not `now`).
+func rawEligible(s *SQLSpec) bool {
+	if s.Conn != "reuse" || s.Mode != "prepared" || s.Query+s.Exec == "" || len(s.Transaction)+len(s.Statements) > 0 {
+		return false
+	}
+	for _, a := range s.Args {
+		switch a.Kind {
+		case "uniform_int", "sequence", "string":
+		case "choice":
+			for _, v := range a.Values {
+				if _, ok := appendText(nil, v); !ok {
+					return false
+				}
+			}
+		case "constant":
+			if _, ok := appendText(nil, a.Value); !ok {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// plainSocket tells whether c talks over a plain TCP or Unix socket (not
+// TLS): only those are taken over.
+func plainSocket(c *pgx.Conn) bool {
+	switch c.PgConn().Conn().(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// rawConn is a reused connection taken over from pgx.
+type rawConn struct {
+	file *os.File
+	fd   int
+	name string
+	out  []byte
+	// in[at:end] is what was read and not yet parsed.
+	in      []byte
+	at, end int
+	// busy is set while a call is on the connection, so that abort
+	// shuts down only connections in a call.
+	busy atomic.Bool
+}
+
+// takeOver prepares f on c, then takes c from pgx: from then on c is not
+// usable and the rawConn owns the socket. On error c is closed.
+func takeOver(ctx context.Context, c *pgx.Conn, f *fastStatement, timeout time.Duration) (*rawConn, error) {
+	if _, err := c.PgConn().Prepare(ctx, f.name, f.sql, nil); err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	hj, err := c.PgConn().Hijack()
+	if err != nil {
+		c.Close(context.Background())
+		return nil, err
+	}
+	filer, ok := hj.Conn.(interface{ File() (*os.File, error) })
+	if !ok {
+		hj.Conn.Close()
+		return nil, fmt.Errorf("connection of type %T cannot be taken over", hj.Conn)
+	}
+	file, err := filer.File()
+	// The duplicate keeps the socket open; the original leaves the
+	// netpoller.
+	hj.Conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	fd := int(file.Fd()) // Fd puts the socket in blocking mode
+	tv := syscall.NsecToTimeval(timeout.Nanoseconds())
+	for _, opt := range []int{syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO} {
+		if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, opt, &tv); err != nil {
+			file.Close()
+			return nil, fmt.Errorf("socket timeout: %w", err)
+		}
+	}
+	return &rawConn{file: file, fd: fd, name: f.name, out: make([]byte, 0, 256), in: make([]byte, 16<<10)}, nil
+}
+
+// errTimeout is a read or write that waited the call timeout: a net.Error
+// whose Timeout is true, classified "timeout".
+var errTimeout = fmt.Errorf("pbenchd: call timed out on the socket: %w", os.ErrDeadlineExceeded)
+
+// exec runs the prepared statement with params (text), reading its rows
+// to the end without decoding them. A server error comes back as
+// *pgconn.PgError once the server is ready again, so the connection can
+// be reused; any other error leaves it mid-protocol.
+func (rc *rawConn) exec(params [][]byte) error {
+	b := rc.out[:0]
+	// Bind: unnamed portal, the statement, all parameters and results in
+	// text.
+	b = append(b, 'B', 0, 0, 0, 0, 0)
+	b = append(b, rc.name...)
+	b = append(b, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(params)))
+	for _, p := range params {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
+		b = append(b, p...)
+	}
+	b = append(b, 0, 0)
+	binary.BigEndian.PutUint32(b[1:], uint32(len(b)-1))
+	// Execute the unnamed portal, all rows; Sync.
+	b = append(b, 'E', 0, 0, 0, 9, 0, 0, 0, 0, 0, 'S', 0, 0, 0, 4)
+	rc.out = b
+	if err := rc.write(b); err != nil {
+		return err
+	}
+	var failed error
+	for {
+		t, body, err := rc.next()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case 'E':
+			failed = parseError(body)
+		case 'Z':
+			return failed
+		}
+	}
+}
+
+func (rc *rawConn) write(b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(rc.fd, b)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return errTimeout
+		case err != nil:
+			return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// fill reads more into the buffer, keeping in[at:end].
+func (rc *rawConn) fill() error {
+	if rc.at > 0 {
+		rc.end = copy(rc.in, rc.in[rc.at:rc.end])
+		rc.at = 0
+	}
+	for {
+		n, err := syscall.Read(rc.fd, rc.in[rc.end:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return errTimeout
+		case err != nil:
+			return &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}
+		case n == 0:
+			return io.ErrUnexpectedEOF
+		}
+		rc.end += n
+		return nil
+	}
+}
+
+// next returns the next message's type and body. The body is valid until
+// the next call; a message larger than the buffer is skipped (its body is
+// nil) unless it is an error, for which the buffer grows.
+func (rc *rawConn) next() (byte, []byte, error) {
+	for rc.end-rc.at < 5 {
+		if err := rc.fill(); err != nil {
+			return 0, nil, err
+		}
+	}
+	t := rc.in[rc.at]
+	size := int(binary.BigEndian.Uint32(rc.in[rc.at+1:]))
+	if size < 4 {
+		return 0, nil, fmt.Errorf("pbenchd: message %q of length %d from the server", t, size)
+	}
+	if 1+size > len(rc.in) {
+		if t != 'E' {
+			return t, nil, rc.skip(1 + size)
+		}
+		grown := make([]byte, 1+size)
+		rc.end = copy(grown, rc.in[rc.at:rc.end])
+		rc.in, rc.at = grown, 0
+	}
+	for rc.end-rc.at < 1+size {
+		if err := rc.fill(); err != nil {
+			return 0, nil, err
+		}
+	}
+	body := rc.in[rc.at+5 : rc.at+1+size]
+	rc.at += 1 + size
+	return t, body, nil
+}
+
+// skip discards n bytes of the stream.
+func (rc *rawConn) skip(n int) error {
+	for {
+		if have := rc.end - rc.at; have >= n {
+			rc.at += n
+			return nil
+		} else {
+			n -= have
+		}
+		rc.at, rc.end = 0, 0
+		if err := rc.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// parseError decodes an ErrorResponse's fields.
+func parseError(body []byte) error {
+	e := &pgconn.PgError{}
+	for len(body) > 1 {
+		code := body[0]
+		end := 1
+		for end < len(body) && body[end] != 0 {
+			end++
+		}
+		v := string(body[1:end])
+		if end < len(body) {
+			end++
+		}
+		body = body[end:]
+		switch code {
+		case 'S':
+			e.Severity = v
+		case 'V':
+			e.SeverityUnlocalized = v
+		case 'C':
+			e.Code = v
+		case 'M':
+			e.Message = v
+		case 'D':
+			e.Detail = v
+		case 'H':
+			e.Hint = v
+		case 'P':
+			n, _ := strconv.ParseInt(v, 10, 32)
+			e.Position = int32(n)
+		case 'W':
+			e.Where = v
+		case 's':
+			e.SchemaName = v
+		case 't':
+			e.TableName = v
+		case 'c':
+			e.ColumnName = v
+		case 'd':
+			e.DataTypeName = v
+		case 'n':
+			e.ConstraintName = v
+		case 'F':
+			e.File = v
+		case 'L':
+			n, _ := strconv.ParseInt(v, 10, 32)
+			e.Line = int32(n)
+		case 'R':
+			e.Routine = v
+		}
+	}
+	return e
+}
+
+// shutdown cuts a call in flight short: its read or write returns at once.
+func (rc *rawConn) shutdown() { _ = syscall.Shutdown(rc.fd, syscall.SHUT_RDWR) }
+
+// close says goodbye to the server (Terminate) and closes the socket.
+func (rc *rawConn) close() {
+	_ = syscall.Sendto(rc.fd, []byte{'X', 0, 0, 0, 4}, syscall.MSG_DONTWAIT, nil)
+	_ = rc.file.Close()
+}
+
+// isPgError tells whether err is the server's answer (the connection is
+// still in step with it).
+func isPgError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
