@@ -738,6 +738,11 @@ func (r *sqlRunner) Close() {
 	if w := r.watched.Load(); w != nil && w.stop != nil {
 		w.stop()
 	}
+	// abort must not reach a socket closed below (its number may be
+	// reused at once).
+	r.mu.Lock()
+	r.live = nil
+	r.mu.Unlock()
 	if r.conns != nil {
 		defer func() {
 			if r.raw {

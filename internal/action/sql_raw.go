@@ -106,7 +106,6 @@ func plainSocket(c *pgx.Conn) bool {
 
 // rawConn is a reused connection taken over from pgx.
 type rawConn struct {
-	file *os.File
 	fd   int
 	name string
 	out  []byte
@@ -130,27 +129,44 @@ func takeOver(ctx context.Context, c *pgx.Conn, f *fastStatement, timeout time.D
 		c.Close(context.Background())
 		return nil, err
 	}
-	filer, ok := hj.Conn.(interface{ File() (*os.File, error) })
+	// A duplicate of the socket, outside the runtime's poller, in
+	// blocking mode; the original leaves the poller and is closed.
+	sc, ok := hj.Conn.(syscall.Conn)
 	if !ok {
 		hj.Conn.Close()
 		return nil, fmt.Errorf("connection of type %T cannot be taken over", hj.Conn)
 	}
-	file, err := filer.File()
-	// The duplicate keeps the socket open; the original leaves the
-	// netpoller.
-	hj.Conn.Close()
-	if err != nil {
-		return nil, err
+	fd := -1
+	raw, err := sc.SyscallConn()
+	if err == nil {
+		cerr := raw.Control(func(s uintptr) {
+			r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+			if errno != 0 {
+				err = os.NewSyscallError("fcntl", errno)
+				return
+			}
+			fd = int(r)
+		})
+		err = errors.Join(err, cerr)
 	}
-	fd := int(file.Fd()) // Fd puts the socket in blocking mode
+	hj.Conn.Close()
+	if err == nil {
+		err = syscall.SetNonblock(fd, false)
+	}
+	if err != nil {
+		if fd >= 0 {
+			syscall.Close(fd)
+		}
+		return nil, fmt.Errorf("taking the connection over: %w", err)
+	}
 	tv := syscall.NsecToTimeval(timeout.Nanoseconds())
 	for _, opt := range []int{syscall.SO_RCVTIMEO, syscall.SO_SNDTIMEO} {
 		if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, opt, &tv); err != nil {
-			file.Close()
+			syscall.Close(fd)
 			return nil, fmt.Errorf("socket timeout: %w", err)
 		}
 	}
-	return &rawConn{file: file, fd: fd, name: f.name, out: make([]byte, 0, 256), in: make([]byte, 16<<10)}, nil
+	return &rawConn{fd: fd, name: f.name, out: make([]byte, 0, 256), in: make([]byte, 16<<10)}, nil
 }
 
 // errTimeout is a read or write that waited the call timeout: a net.Error
@@ -343,7 +359,7 @@ func (rc *rawConn) shutdown() { _ = syscall.Shutdown(rc.fd, syscall.SHUT_RDWR) }
 // close says goodbye to the server (Terminate) and closes the socket.
 func (rc *rawConn) close() {
 	_ = syscall.Sendto(rc.fd, []byte{'X', 0, 0, 0, 4}, syscall.MSG_DONTWAIT, nil)
-	_ = rc.file.Close()
+	_ = syscall.Close(rc.fd)
 }
 
 // isPgError tells whether err is the server's answer (the connection is

@@ -145,7 +145,7 @@ func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink 
 }
 
 // yieldEvery is how long a worker runs before it yields its P.
-const yieldEvery = 2 * time.Millisecond
+const yieldEvery = 5 * time.Millisecond
 
 // yielder makes a worker yield now and then. A worker whose calls block in
 // system calls on its own thread (a raw connection: see action) never
