@@ -68,6 +68,11 @@ type SQLSpec struct {
 	// prepared once per connection) or simple (the simple query protocol,
 	// as proxies and some engines need).
 	Mode string `koanf:"mode"`
+	// Driver is auto (default: reused connections of one prepared query
+	// or exec with text arguments are driven with blocking system calls,
+	// see sql_raw.go; everything else through pgx) or pgx (always pgx and
+	// the Go netpoller).
+	Driver string `koanf:"driver"`
 }
 
 var (
@@ -78,6 +83,7 @@ var (
 		"serializable":    "SERIALIZABLE",
 	}
 	sqlModes       = []string{"prepared", "simple"}
+	sqlDrivers     = []string{"auto", "pgx"}
 	placeholderRe  = regexp.MustCompile(`\$([0-9]+)`)
 	defaultTimeout = 30 * time.Second
 	defaultRetries = 10
@@ -151,6 +157,12 @@ func (sqlKind) decode(raw any, path string) (*SQLSpec, error) {
 	}
 	if !slices.Contains(sqlModes, s.Mode) {
 		bad("mode", "%q is not one of %s", s.Mode, strings.Join(sqlModes, ", "))
+	}
+	if s.Driver == "" {
+		s.Driver = "auto"
+	}
+	if !slices.Contains(sqlDrivers, s.Driver) {
+		bad("driver", "%q is not one of %s", s.Driver, strings.Join(sqlDrivers, ", "))
 	}
 	if s.Retries != nil && *s.Retries < 0 {
 		bad("retries", "%d must not be negative", *s.Retries)

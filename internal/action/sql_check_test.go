@@ -90,13 +90,14 @@ sql:
 		},
 		{
 			name: "bad conn, counts, mode, isolation and retries at once",
-			yaml: `sql: {query: SELECT 1, conn: shared, connections: -1, pool_size: -2, isolation: snapshot, mode: extended, retries: -1}`,
+			yaml: `sql: {query: SELECT 1, conn: shared, connections: -1, pool_size: -2, isolation: snapshot, mode: extended, driver: libpq, retries: -1}`,
 			want: []string{
 				`{path}.conn: "shared" is not one of pooled, reuse, standalone`,
 				`{path}.connections: -1 must not be negative`,
 				`{path}.pool_size: -2 must not be negative`,
 				`{path}.isolation: "snapshot" is not one of read committed, repeatable read, serializable (for other levels use set: ["SET …"])`,
 				`{path}.mode: "extended" is not one of prepared, simple`,
+				`{path}.driver: "libpq" is not one of auto, pgx`,
 				`{path}.retries: -1 must not be negative`,
 			},
 		},

@@ -71,7 +71,7 @@ func addRawProcs(n int) {
 // are all of the types the fast path sends as text (integers, floats,
 // strings, booleans: not `now`).
 func rawEligible(s *SQLSpec) bool {
-	if s.Conn != "reuse" || s.Mode != "prepared" || s.Query+s.Exec == "" || len(s.Transaction)+len(s.Statements) > 0 {
+	if s.Driver == "pgx" || s.Conn != "reuse" || s.Mode != "prepared" || s.Query+s.Exec == "" || len(s.Transaction)+len(s.Statements) > 0 {
 		return false
 	}
 	for _, a := range s.Args {

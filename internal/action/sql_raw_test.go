@@ -42,6 +42,14 @@ func TestRawTakeOver(t *testing.T) {
 	if res := now.Call(ctx); res.Err != nil {
 		t.Fatal(res.Err)
 	}
+	viaPgx := buildReuse(t, ctx, map[string]any{"query": "SELECT $1::int", "conn": "reuse", "driver": "pgx",
+		"args": []any{map[string]any{"kind": "uniform_int", "min": 1, "max": 9}}}).(*sqlRunner)
+	if viaPgx.raw || viaPgx.live[0].raw != nil {
+		t.Errorf("driver: pgx was taken over")
+	}
+	if res := viaPgx.Call(ctx); res.Err != nil {
+		t.Fatal(res.Err)
+	}
 }
 
 // TestRawStream: on a raw connection, rows larger than its read buffer
