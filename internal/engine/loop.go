@@ -81,7 +81,9 @@ func shards(rec *metrics.Recorder) func() loadgen.Sink {
 		mu.Lock()
 		defer mu.Unlock()
 		var sh *metrics.Shard
-		if len(made) < shardsPerCore*runtime.GOMAXPROCS(0) {
+		// Cores, not Ps: GOMAXPROCS is raised for raw connections
+		// (see action), and a shard is large.
+		if len(made) < shardsPerCore*min(runtime.GOMAXPROCS(0), runtime.NumCPU()) {
 			sh = rec.Shard()
 			made = append(made, sh)
 		} else {

@@ -179,7 +179,8 @@ func NewRecorder(start time.Time, warmup time.Duration) *Recorder {
 // by many workers at once. Call it before the first shard is made.
 func (r *Recorder) Tap(f func(Outcome)) { r.tap = f }
 
-// shardsPerCore is how many shards a recorder makes per core (GOMAXPROCS).
+// shardsPerCore is how many shards a recorder makes per core (GOMAXPROCS,
+// or the CPUs if fewer: GOMAXPROCS is raised for raw connections).
 const shardsPerCore = 4
 
 // NewShard gives a new worker its shard: a new one for each of the first
@@ -189,7 +190,7 @@ func (r *Recorder) NewShard() *Shard {
 	defer r.mu.Unlock()
 	n := r.dealt
 	r.dealt++
-	if limit := shardsPerCore * runtime.GOMAXPROCS(0); len(r.shards) >= limit {
+	if limit := shardsPerCore * min(runtime.GOMAXPROCS(0), runtime.NumCPU()); len(r.shards) >= limit {
 		return r.shards[n%len(r.shards)]
 	}
 	sh := &Shard{start: r.start, measureAt: r.measureAt, st: newStats(), tap: r.tap}
