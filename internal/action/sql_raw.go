@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // A reused connection whose calls are one prepared statement with text
@@ -299,58 +299,13 @@ func (rc *rawConn) skip(n int) error {
 	}
 }
 
-// parseError decodes an ErrorResponse's fields.
+// parseError decodes an ErrorResponse as pgx does.
 func parseError(body []byte) error {
-	e := &pgconn.PgError{}
-	for len(body) > 1 {
-		code := body[0]
-		end := 1
-		for end < len(body) && body[end] != 0 {
-			end++
-		}
-		v := string(body[1:end])
-		if end < len(body) {
-			end++
-		}
-		body = body[end:]
-		switch code {
-		case 'S':
-			e.Severity = v
-		case 'V':
-			e.SeverityUnlocalized = v
-		case 'C':
-			e.Code = v
-		case 'M':
-			e.Message = v
-		case 'D':
-			e.Detail = v
-		case 'H':
-			e.Hint = v
-		case 'P':
-			n, _ := strconv.ParseInt(v, 10, 32)
-			e.Position = int32(n)
-		case 'W':
-			e.Where = v
-		case 's':
-			e.SchemaName = v
-		case 't':
-			e.TableName = v
-		case 'c':
-			e.ColumnName = v
-		case 'd':
-			e.DataTypeName = v
-		case 'n':
-			e.ConstraintName = v
-		case 'F':
-			e.File = v
-		case 'L':
-			n, _ := strconv.ParseInt(v, 10, 32)
-			e.Line = int32(n)
-		case 'R':
-			e.Routine = v
-		}
+	var msg pgproto3.ErrorResponse
+	if err := msg.Decode(body); err != nil {
+		return fmt.Errorf("pbenchd: undecodable error from the server: %w", err)
 	}
-	return e
+	return pgconn.ErrorResponseToPgError(&msg)
 }
 
 // shutdown cuts a call in flight short: its read or write returns at once.
