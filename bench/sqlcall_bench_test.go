@@ -108,8 +108,10 @@ func measure(b *testing.B, par int, f func(worker int)) {
 //	pgx/cancellable  the same under one long-lived cancellable context (pgx
 //	                 watches any cancellable context with context.AfterFunc)
 //	pgx/deadline     no context; the timeout as a per-call socket deadline
-//	pbenchd          pbenchd's sql action (reuse, prepared): what the
-//	                 closed loop calls, minus the loop and the Recorder
+//	pbenchd/auto     pbenchd's sql action (reuse, prepared), each worker
+//	                 bound to a connection: what the closed loop calls,
+//	                 minus the loop and the Recorder (the blocking hot path)
+//	pbenchd/pgx      the same with driver: pgx (pgconn and the netpoller)
 //
 // "serial" is one connection; "par=8" is eight connections on eight
 // goroutines, as pgbench_compare.sh runs by default.
@@ -157,16 +159,26 @@ func BenchmarkPointSelect(b *testing.B) {
 				pgxQuery(b, context.Background(), cs[w], 1+rngs[w].Int64N(max))
 			})
 		})
-		b.Run(name+"/pbenchd", func(b *testing.B) {
-			r := runner(b, conns, max)
-			ctx, cancel := context.WithCancel(context.Background()) // the loop's ctx is cancellable too
-			defer cancel()
-			measure(b, par, func(int) {
-				if res := r.Call(ctx); res.Err != nil {
-					b.Error(res.Err)
+		for _, driver := range []string{"auto", "pgx"} {
+			b.Run(name+"/pbenchd/"+driver, func(b *testing.B) {
+				r := runner(b, conns, max, driver)
+				// Each worker bound to a connection of its own, as the
+				// loops bind them.
+				callers := make([]action.Caller, conns)
+				for i := range callers {
+					c, release := r.(action.Binder).Bind()
+					callers[i] = c
+					b.Cleanup(release)
 				}
+				ctx, cancel := context.WithCancel(context.Background()) // the loop's ctx is cancellable too
+				defer cancel()
+				measure(b, par, func(w int) {
+					if res := callers[w].Call(ctx); res.Err != nil {
+						b.Error(res.Err)
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
@@ -207,16 +219,17 @@ func pgxQuery(b *testing.B, ctx context.Context, c *pgx.Conn, aid int64) {
 
 // runner builds pbenchd's sql action as the engine does for a closed loop
 // of slots workers.
-func runner(b *testing.B, slots int, max int64) action.Runner {
+func runner(b *testing.B, slots int, max int64, driver string) action.Runner {
 	b.Helper()
 	kind, ok := action.Kinds.Lookup("sql")
 	if !ok {
 		b.Fatal("no sql action kind")
 	}
 	raw := map[string]any{
-		"query": query,
-		"conn":  "reuse",
-		"args":  []any{map[string]any{"kind": "uniform_int", "min": 1, "max": max}},
+		"query":  query,
+		"conn":   "reuse",
+		"driver": driver,
+		"args":   []any{map[string]any{"kind": "uniform_int", "min": 1, "max": max}},
 	}
 	targets := target.NewSet(map[string]config.Target{"pg": {Kind: "postgres", DSN: dsn()}}, nil)
 	env := action.Env{
