@@ -4,7 +4,9 @@
 // action (grown on demand up to the action's cap; an arrival that finds no
 // idle worker is dropped and counted, never queued, unless the action can
 // serve only so many calls at once: then it starts only that many workers
-// and arrivals wait queued, up to the cap in flight), closed-loop workers,
+// and arrivals wait queued, up to the cap in flight; a worker binds a
+// share of its action's runner for as long as it lives, a connection of
+// its own, when the runner offers it: action.Binder), closed-loop workers,
 // and recorder shards (a few per core, each worker writing to one) merged
 // at the end of a phase and for live reads, so that no lock is shared by
 // all the calls of an action.
