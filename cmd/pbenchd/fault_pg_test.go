@@ -129,8 +129,10 @@ func TestFaultPGStopped30s(t *testing.T) {
 	})
 	mark := len(d.stderr.String())
 	errs0 := errorsNow()
-	srv.kill()
+	// Before the kill: pbenchd may see the server go before kill returns,
+	// and down_for must be within the time since the signal.
 	killed := time.Now()
+	srv.kill()
 	time.Sleep(30 * time.Second)
 	errs := errorsNow() - errs0
 	srv.start()
