@@ -386,10 +386,16 @@ type ctxWatch struct {
 	stop func() bool
 }
 
-func (r *sqlRunner) Call(ctx context.Context) Result {
+// nextArgs draws a call's arguments.
+func (r *sqlRunner) nextArgs() []any {
 	rng := r.rngs.Get().(*rand.Rand)
 	args := r.args(rng)
 	r.rngs.Put(rng)
+	return args
+}
+
+func (r *sqlRunner) Call(ctx context.Context) Result {
+	args := r.nextArgs()
 	if r.spec.Conn == "reuse" {
 		return r.callReused(ctx, args)
 	}
@@ -475,10 +481,7 @@ type boundSQL struct {
 }
 
 func (b *boundSQL) Call(ctx context.Context) Result {
-	rng := b.r.rngs.Get().(*rand.Rand)
-	args := b.r.args(rng)
-	b.r.rngs.Put(rng)
-	return b.r.callOn(ctx, &b.c, args)
+	return b.r.callOn(ctx, &b.c, b.r.nextArgs())
 }
 
 // callOn makes a call on *cp, connecting again first if it is nil (or

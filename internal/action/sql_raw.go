@@ -215,17 +215,24 @@ func (rc *rawConn) exec(params [][]byte) error {
 func (rc *rawConn) write(b []byte) error {
 	for len(b) > 0 {
 		n, err := syscall.Write(rc.fd, b)
-		switch {
-		case err == syscall.EINTR:
+		if err == syscall.EINTR {
 			continue
-		case err == syscall.EAGAIN:
-			return errTimeout
-		case err != nil:
-			return &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", err)}
+		}
+		if err != nil {
+			return ioError("write", err)
 		}
 		b = b[n:]
 	}
 	return nil
+}
+
+// ioError is a failed read or write: the call timeout when the socket's
+// timeout passed (EAGAIN), else a broken connection.
+func ioError(op string, err error) error {
+	if err == syscall.EAGAIN {
+		return errTimeout
+	}
+	return &net.OpError{Op: op, Net: "tcp", Err: os.NewSyscallError(op, err)}
 }
 
 // fill reads more into the buffer, keeping in[at:end].
@@ -236,14 +243,13 @@ func (rc *rawConn) fill() error {
 	}
 	for {
 		n, err := syscall.Read(rc.fd, rc.in[rc.end:])
-		switch {
-		case err == syscall.EINTR:
+		if err == syscall.EINTR {
 			continue
-		case err == syscall.EAGAIN:
-			return errTimeout
-		case err != nil:
-			return &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", err)}
-		case n == 0:
+		}
+		if err != nil {
+			return ioError("read", err)
+		}
+		if n == 0 {
 			return io.ErrUnexpectedEOF
 		}
 		rc.end += n

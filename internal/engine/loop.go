@@ -96,7 +96,7 @@ func shards(rec *metrics.Recorder) func() loadgen.Sink {
 
 // gauged keeps the action's in-flight gauge.
 type gauged struct {
-	run action.Runner
+	run action.Caller
 	g   prometheus.Gauge
 }
 
@@ -113,18 +113,7 @@ func (r gauged) Bind() (action.Caller, func()) {
 		return r, func() {}
 	}
 	c, release := b.Bind()
-	return gaugedCaller{c, r.g}, release
-}
-
-type gaugedCaller struct {
-	c action.Caller
-	g prometheus.Gauge
-}
-
-func (r gaugedCaller) Call(ctx context.Context) action.Result {
-	r.g.Inc()
-	defer r.g.Dec()
-	return r.c.Call(ctx)
+	return gauged{c, r.g}, release
 }
 
 // recSink records a worker's calls in its recorder shard.

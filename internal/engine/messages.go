@@ -112,11 +112,7 @@ func (r *messageRunner) Servers() int {
 }
 
 func (r *messageRunner) Call(ctx context.Context) action.Result {
-	res := r.Runner.Call(ctx)
-	if res.Err != nil {
-		r.m.add(r.scenario, r.action, res.Err)
-	}
-	return res
+	return messageCaller{r.Runner, r}.Call(ctx)
 }
 
 // Bind gives a worker the wrapped runner's bound caller, its messages
