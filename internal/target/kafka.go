@@ -220,6 +220,12 @@ type upHook struct{ k *Kafka }
 var _ kgo.HookBrokerConnect = upHook{}
 
 func (h upHook) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if errors.Is(err, context.Canceled) {
+		// The client gave the dial up itself (a record timed out, the
+		// client closed): that says nothing about the broker, and must not
+		// hide the last answer one gave (a refused connection).
+		return
+	}
 	if err != nil {
 		h.k.dialErr.Store(&err)
 	} else {

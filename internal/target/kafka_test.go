@@ -390,3 +390,23 @@ func TestEndOffsetsAndGroupStart(t *testing.T) {
 		t.Error("end offsets of a missing topic: no error")
 	}
 }
+
+// TestKafkaCanceledDialKeepsCause: a dial the client abandons itself (its
+// record timed out mid-dial) says nothing about the broker. It must not
+// replace the refused connection seen before it, or a call that timed out
+// against a closed port would be classed canceled instead of connect.
+func TestKafkaCanceledDialKeepsCause(t *testing.T) {
+	k, up := kafkaTarget(t, config.Target{Brokers: []string{"127.0.0.1:1"}})
+	hook := upHook{k}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	canceled := &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}
+	hook.OnBrokerConnect(kgo.BrokerMetadata{}, 0, nil, refused)
+	hook.OnBrokerConnect(kgo.BrokerMetadata{}, 0, nil, canceled)
+	if got := testutil.ToFloat64(up); got != 0 {
+		t.Errorf("up = %v after a refused then an abandoned dial, want 0", got)
+	}
+	err := k.Explain(kgo.ErrRecordTimeout) // as franz-go fails a record whose dial it abandoned
+	if got := Classify(err); got != "connect" {
+		t.Errorf("Classify(%v) = %q, want connect", err, got)
+	}
+}
