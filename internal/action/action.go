@@ -89,6 +89,60 @@ type Servers interface {
 	Servers() int
 }
 
+// Muxer is implemented by a runner whose calls one thread can drive many
+// at a time, as pgbench drives its connections: each connection is a
+// socket that an event loop (loadgen's) polls, writing a call's request
+// when it begins and reading the answer as it comes, with no thread per
+// call in flight. Mux takes every connection of the runner for one loop
+// and gives them back on Release; ok is false when they cannot be driven
+// that way (some connection is not a plain socket, or is in use), and the
+// loop then uses workers.
+type Muxer interface {
+	Mux() (m Mux, ok bool)
+}
+
+// Mux is a runner's connections, taken by event loops: slots, each
+// serving one call at a time. A slot is driven by one loop's goroutine;
+// calls on different slots may come from different goroutines at once
+// (loops that share the connections out), and Connect comes from a
+// goroutine of its own, never while the loop uses that slot. Release is
+// called once, when every loop is done.
+type Mux interface {
+	// Slots is how many connections there are.
+	Slots() int
+	// Fd is slot's socket, or -1 when it has none: a call on it must
+	// Connect first.
+	Fd(slot int) int
+	// Begin starts a call on slot, which has a socket: it draws the
+	// call's arguments and writes its request, or what of it the socket
+	// takes (Pending). An error ends the call there: it is its outcome.
+	Begin(slot int) error
+	// Pending tells whether slot has request bytes left to write (the
+	// loop waits for its socket to be writable, then calls Flush).
+	Pending(slot int) bool
+	// Flush writes more of slot's request. An error ends the call.
+	Flush(slot int) error
+	// Advance reads what slot's socket has; done is true when the call's
+	// answer is complete, res its outcome (Start and End are the loop's).
+	// After a failure that leaves the connection out of step with the
+	// server it is closed (Fd is -1).
+	Advance(slot int) (done bool, res Result)
+	// Idle reads what the server said on slot with no call in flight (a
+	// notice, or its goodbye before it closes the connection): no call's
+	// outcome. A connection found gone is closed (Fd is -1).
+	Idle(slot int)
+	// Cut ends the call in flight on slot (its deadline passed, the
+	// phase's drain ended, pbenchd stopped): its connection is closed.
+	Cut(slot int)
+	// Connect makes a new connection for slot (a reconnect), bounded by
+	// the call timeout and ctx.
+	Connect(ctx context.Context, slot int) error
+	// Timeout is how long a call may take.
+	Timeout() time.Duration
+	// Release gives the connections back to the runner.
+	Release()
+}
+
 // Result is the outcome of one call as the runner saw it.
 type Result struct {
 	// Start is when the call began its work, after waiting for a free

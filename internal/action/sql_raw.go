@@ -178,6 +178,27 @@ var errTimeout = fmt.Errorf("pbenchd: call timed out on the socket: %w", os.ErrD
 // *pgconn.PgError once the server is ready again, so the connection can
 // be reused; any other error leaves it mid-protocol.
 func (rc *rawConn) exec(params [][]byte) error {
+	if err := rc.write(rc.request(params)); err != nil {
+		return err
+	}
+	var failed error
+	for {
+		t, body, err := rc.next()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case 'E':
+			failed = parseError(body)
+		case 'Z':
+			return failed
+		}
+	}
+}
+
+// request builds, in rc's output buffer, the messages of one call of the
+// prepared statement with params (text).
+func (rc *rawConn) request(params [][]byte) []byte {
 	b := rc.out[:0]
 	// Bind: unnamed portal, the statement, all parameters and results in
 	// text.
@@ -194,22 +215,7 @@ func (rc *rawConn) exec(params [][]byte) error {
 	// Execute the unnamed portal, all rows; Sync.
 	b = append(b, 'E', 0, 0, 0, 9, 0, 0, 0, 0, 0, 'S', 0, 0, 0, 4)
 	rc.out = b
-	if err := rc.write(b); err != nil {
-		return err
-	}
-	var failed error
-	for {
-		t, body, err := rc.next()
-		if err != nil {
-			return err
-		}
-		switch t {
-		case 'E':
-			failed = parseError(body)
-		case 'Z':
-			return failed
-		}
-	}
+	return b
 }
 
 func (rc *rawConn) write(b []byte) error {

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/loadgen"
 	"github.com/pbenchd/pbenchd/internal/metrics"
@@ -64,7 +62,7 @@ func openOf(p pace.Pacer, rng *rand.Rand, maxInflight int, run action.Runner, re
 }
 
 func closedOf(workers int, run action.Runner, rec *metrics.Recorder) *loadgen.ClosedLoop {
-	return &loadgen.ClosedLoop{Workers: workers, Run: gauged{run, rec.Inflight()}, NewSink: shards(rec)}
+	return &loadgen.ClosedLoop{Workers: workers, Run: run, Gauge: rec.Inflight(), NewSink: shards(rec)}
 }
 
 // shardsPerCore is how many recorder shards an action's workers share per
@@ -92,28 +90,6 @@ func shards(rec *metrics.Recorder) func() loadgen.Sink {
 		n++
 		return recSink{sh}
 	}
-}
-
-// gauged keeps the action's in-flight gauge.
-type gauged struct {
-	run action.Caller
-	g   prometheus.Gauge
-}
-
-func (r gauged) Call(ctx context.Context) action.Result {
-	r.g.Inc()
-	defer r.g.Dec()
-	return r.run.Call(ctx)
-}
-
-// Bind gives a worker the wrapped runner's bound caller, gauged.
-func (r gauged) Bind() (action.Caller, func()) {
-	b, ok := r.run.(action.Binder)
-	if !ok {
-		return r, func() {}
-	}
-	c, release := b.Bind()
-	return gauged{c, r.g}, release
 }
 
 // recSink records a worker's calls in its recorder shard.

@@ -126,6 +126,47 @@ func (r *messageRunner) Bind() (action.Caller, func()) {
 	return messageCaller{c, r}, release
 }
 
+// Mux gives an event loop the wrapped runner's connections, their
+// messages kept alike.
+func (r *messageRunner) Mux() (action.Mux, bool) {
+	mx, ok := r.Runner.(action.Muxer)
+	if !ok {
+		return nil, false
+	}
+	m, ok := mx.Mux()
+	if !ok {
+		return nil, false
+	}
+	return messageMux{m, r}, true
+}
+
+type messageMux struct {
+	action.Mux
+	r *messageRunner
+}
+
+func (m messageMux) keep(err error) error {
+	if err != nil {
+		m.r.m.add(m.r.scenario, m.r.action, err)
+	}
+	return err
+}
+
+func (m messageMux) Begin(slot int) error { return m.keep(m.Mux.Begin(slot)) }
+func (m messageMux) Flush(slot int) error { return m.keep(m.Mux.Flush(slot)) }
+
+func (m messageMux) Connect(ctx context.Context, slot int) error {
+	return m.keep(m.Mux.Connect(ctx, slot))
+}
+
+func (m messageMux) Advance(slot int) (bool, action.Result) {
+	done, res := m.Mux.Advance(slot)
+	if done {
+		m.keep(res.Err)
+	}
+	return done, res
+}
+
 type messageCaller struct {
 	c action.Caller
 	r *messageRunner

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/pace"
 )
 
@@ -40,11 +41,17 @@ type OpenLoop struct {
 	Miss func(from time.Time, n int64)
 
 	pool atomic.Pointer[pool]
+	mux  atomic.Pointer[muxLoop]
 }
 
-// Inflight returns how many of the loop's workers are in a call, and how
-// many have been started (a live read; zero before the loop starts).
+// Inflight returns how many of the loop's calls are in flight, queued
+// ones included, and how many workers (or, for an action driven by the
+// event loop, connections) serve them (a live read; zero before the loop
+// starts).
 func (l *OpenLoop) Inflight() (busy, workers int) {
+	if m := l.mux.Load(); m != nil {
+		return int(m.inflight.Load()), m.own
+	}
 	if p := l.pool.Load(); p != nil {
 		return p.inflight()
 	}
@@ -52,11 +59,15 @@ func (l *OpenLoop) Inflight() (busy, workers int) {
 }
 
 // ClosedLoop is one action's closed loop: Workers workers that each start
-// their next call when the previous one returns.
+// their next call when the previous one returns (or, for an action whose
+// runner is an action.Muxer, Workers of its connections driven by one
+// event loop: see mux.go).
 type ClosedLoop struct {
 	Workers int
 	Run     Caller
 	NewSink func() Sink
+	// Gauge, if set, counts the calls in flight.
+	Gauge Gauge
 }
 
 // Phase is the loops of one load phase.
@@ -86,11 +97,14 @@ func Run(ctx context.Context, ph Phase) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, cl := range ph.Closed {
+		if closedMuxRun(ctx, callCtx, ph, cl, &wg) {
+			continue
+		}
 		for range max(cl.Workers, 1) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				closedWorker(ctx, callCtx, end, cl.Run, cl.NewSink())
+				closedWorker(ctx, callCtx, end, cl.Run, cl.NewSink(), cl.Gauge)
 			}()
 		}
 	}
@@ -103,7 +117,7 @@ func Run(ctx context.Context, ph Phase) {
 // closedWorker makes calls until end. A call's latency is its service
 // time. After a failed call it backs off, 1ms doubling to 1s, so that a
 // target failing fast is not hammered; the wait is part of no call.
-func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink Sink) {
+func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink Sink, gauge Gauge) {
 	run, release := bind(run)
 	defer release()
 	var backoff time.Duration
@@ -113,8 +127,14 @@ func closedWorker(ctx, callCtx context.Context, end time.Time, run Caller, sink 
 		if !begun.Before(end) {
 			return
 		}
+		if gauge != nil {
+			gauge.Inc()
+		}
 		res := run.Call(callCtx)
 		fin := time.Now()
+		if gauge != nil {
+			gauge.Dec()
+		}
 		y.maybe(fin)
 		if (ctx.Err() != nil && res.Err != nil) || res.Censored {
 			return // stopped by pbenchd, or censored: no event
@@ -169,10 +189,59 @@ type due struct {
 	loop int
 }
 
-// loopState is the scheduler's cursor in one loop's schedule.
+// closedMux runs a closed loop whose runner can be driven by event loops
+// on reactors of its own, one per core at most, its connections dealt
+// out over them (a reactor's thread then shares its core with fewer
+// servers' processes; on one thread, the servers would wait for it). It
+// returns false, having started nothing, when the runner cannot be.
+func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sync.WaitGroup) bool {
+	m, ok := muxOf(cl.Run)
+	if !ok {
+		return false
+	}
+	end := ph.Start.Add(ph.Duration)
+	n := min(max(cl.Workers, 1), m.Slots())
+	k := min(runtime.NumCPU(), n)
+	var rs []*reactor
+	var ls []*muxLoop
+	for t := range k {
+		var ids []int
+		for i := t; i < n; i += k {
+			ids = append(ids, i)
+		}
+		r := newReactor(ctx, callCtx, end.Add(ph.Drain))
+		l := &muxLoop{gauge: cl.Gauge, end: end}
+		if r == nil || !r.attach(m, ids, l) {
+			if r != nil {
+				r.close()
+			}
+			for _, r := range rs {
+				r.close()
+			}
+			m.Release()
+			return false
+		}
+		rs, ls = append(rs, r), append(ls, l)
+	}
+	var all sync.WaitGroup
+	for t := range rs {
+		ls[t].sink = cl.NewSink()
+		all.Go(func() { closedMux(rs[t], ls[t]) })
+	}
+	wg.Go(func() {
+		all.Wait()
+		m.Release()
+	})
+	return true
+}
+
+// loopState is the scheduler's cursor in one loop's schedule: its
+// arrivals go to its workers (p) or, for an action driven by the event
+// loop, to its connections (m).
 type loopState struct {
 	l    *OpenLoop
 	p    *pool
+	m    *muxLoop
 	n    uint64
 	prev time.Duration
 }
@@ -194,7 +263,35 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	late := end.Add(min(ph.Drain/2, time.Second))
 	loops := make([]loopState, len(ph.Open))
 	var h arrivals
+	var r *reactor
+	var muxes []action.Mux
+	workers := false
 	for i, l := range ph.Open {
+		if m, ok := muxOf(l.Run); ok {
+			if r == nil {
+				r = newReactor(ctx, callCtx, end.Add(ph.Drain))
+			}
+			capIn := max(l.MaxInflight, 1)
+			ids := make([]int, min(capIn, m.Slots()))
+			for i := range ids {
+				ids[i] = i
+			}
+			ml := &muxLoop{open: true, gauge: l.Gauge, dropped: l.Drop}
+			if r == nil || !r.attach(m, ids, ml) {
+				m.Release()
+			} else {
+				muxes = append(muxes, m)
+				ml.ring = make([]arrival, capIn-len(ids))
+				ml.sink = l.NewSink()
+				l.mux.Store(ml)
+				loops[i] = loopState{l: l, m: ml}
+				if off := loops[i].next(); off < ph.Duration {
+					h.push(due{off, i})
+				}
+				continue
+			}
+		}
+		workers = true
 		p := &pool{
 			run: l.Run, callCtx: callCtx, stopCtx: ctx, newSink: l.NewSink,
 			max: max(l.MaxInflight, 1), dropped: l.Drop, late: late, gauge: l.Gauge,
@@ -211,6 +308,7 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 		}
 	}
 	sl := newSleeper()
+	sl.r, sl.yield = r, workers
 	for len(h) > 0 && ctx.Err() == nil {
 		sl.until(ctx, ph.Start.Add(h[0].at))
 		// Hand out every arrival now due (several, when the thread woke
@@ -234,7 +332,11 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 				break
 			}
 			s := &loops[top.loop]
-			s.p.dispatch(arrival{intended: intended, handed: handed})
+			if s.m != nil {
+				s.m.dispatch(r, arrival{intended: intended, handed: handed})
+			} else {
+				s.p.dispatch(arrival{intended: intended, handed: handed})
+			}
 			if off := s.next(); off < ph.Duration {
 				h.replaceTop(due{off, top.loop})
 			} else {
@@ -242,8 +344,19 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 			}
 		}
 	}
+	if r != nil {
+		for r.busy() && !r.stopped() {
+			r.poll(maxNap)
+		}
+		r.close()
+		for _, m := range muxes {
+			m.Release()
+		}
+	}
 	for i := range loops {
-		loops[i].p.close()
+		if loops[i].p != nil {
+			loops[i].p.close()
+		}
 	}
 }
 

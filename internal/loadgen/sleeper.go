@@ -26,16 +26,24 @@ const (
 // an OS thread: a locked thread cannot run the workers, and handing them
 // to another thread costs a futex wake-up per arrival. Used by one
 // goroutine.
+//
+// When some of the loops are driven by an event loop (r), the sleep is its
+// wait: answers that come meanwhile are taken as they come. yield is
+// false when no loop has workers: there is nothing to yield to.
 type sleeper struct {
 	slack time.Duration
+	r     *reactor
+	yield bool
 }
 
-func newSleeper() *sleeper { return &sleeper{slack: 5 * time.Microsecond} }
+func newSleeper() *sleeper { return &sleeper{slack: 5 * time.Microsecond, yield: true} }
 
 // until returns at t, or later when the thread was not woken in time, or
 // when ctx is done (checked between sleeps).
 func (s *sleeper) until(ctx context.Context, t time.Time) {
-	runtime.Gosched()
+	if s.yield {
+		runtime.Gosched()
+	}
 	for {
 		now := time.Now()
 		d := t.Sub(now) - s.slack
@@ -46,7 +54,13 @@ func (s *sleeper) until(ctx context.Context, t time.Time) {
 			return
 		}
 		nap := min(d, maxNap)
-		nanosleep(nap)
+		if s.r != nil {
+			if !s.r.poll(nap) {
+				continue // woken by an answer or a deadline, not the time
+			}
+		} else {
+			nanosleep(nap)
+		}
 		if over := time.Since(now) - nap; over > s.slack {
 			s.slack = min(s.slack+slackStep, maxSlack)
 		} else {
@@ -55,6 +69,8 @@ func (s *sleeper) until(ctx context.Context, t time.Time) {
 	}
 	// The spin yields: on one core a worker would otherwise wait for it.
 	for time.Now().Before(t) {
-		runtime.Gosched()
+		if s.yield {
+			runtime.Gosched()
+		}
 	}
 }

@@ -1,0 +1,370 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/pbenchd/pbenchd/internal/action"
+	"github.com/pbenchd/pbenchd/internal/config"
+	"github.com/pbenchd/pbenchd/internal/metrics"
+	"github.com/pbenchd/pbenchd/internal/pgtest"
+	"github.com/pbenchd/pbenchd/internal/target"
+)
+
+// The event loop's tests run real sql runners (reused connections, one
+// prepared statement: the runners that are action.Muxers) against the
+// test PostgreSQL.
+
+// pgMux is a real sql runner, built as the engine builds it, whose Call
+// is counted: a loop that drives it through its Mux makes none.
+type pgMux struct {
+	action.Runner
+	m     *metrics.Metrics
+	calls atomic.Int64
+	muxes atomic.Int64
+}
+
+func (p *pgMux) Call(ctx context.Context) action.Result {
+	p.calls.Add(1)
+	return p.Runner.Call(ctx)
+}
+
+func (p *pgMux) Mux() (action.Mux, bool) {
+	m, ok := p.Runner.(action.Muxer).Mux()
+	if ok {
+		p.muxes.Add(1)
+	}
+	return m, ok
+}
+
+func (p *pgMux) reconnects() float64 {
+	return testutil.ToFloat64(p.m.Reconnects.WithLabelValues("s", "a"))
+}
+
+// newPgMux builds an sql action of spec (conn: reuse is added) with n
+// connections; it fails the test unless the runner can be multiplexed.
+func newPgMux(t *testing.T, n int, open bool, spec map[string]any) *pgMux {
+	t.Helper()
+	k, _ := action.Kinds.Lookup("sql")
+	tc := config.Target{Kind: "postgres", DSN: pgtest.DSN()}
+	spec["conn"] = "reuse"
+	s, err := k.Decode(spec, "a", tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(prometheus.NewRegistry())
+	env := action.Env{Scenario: "s", Action: "a", Target: "pg", Slots: n, Open: open, Connections: n, Metrics: m,
+		Targets: target.NewSet(map[string]config.Target{"pg": tc}, nil),
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r, err := k.Build(context.Background(), s, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	if _, ok := r.(action.Muxer); !ok {
+		t.Fatalf("the sql runner of %v is not a Muxer", spec)
+	}
+	return &pgMux{Runner: r, m: m}
+}
+
+func intArg() map[string]any { return map[string]any{"kind": "uniform_int", "min": 1, "max": 1000} }
+func seqArg() map[string]any { return map[string]any{"kind": "sequence", "start": 1} }
+
+// tapped is a recorder that keeps every outcome.
+func tapped() (*Recorder, func() []Outcome) {
+	rec := NewRecorder(time.Now(), 0)
+	var mu sync.Mutex
+	var seen []Outcome
+	rec.Tap(func(o Outcome) {
+		mu.Lock()
+		seen = append(seen, o)
+		mu.Unlock()
+	})
+	return rec, func() []Outcome {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]Outcome(nil), seen...)
+	}
+}
+
+// TestMuxClosedLoop: a closed loop of 4 over 4 reused connections is
+// driven by the event loop (no Call is made), every call succeeds, the
+// in-flight gauge never passes 4 and ends at 0, and afterwards the
+// connections, back in blocking mode, serve ordinary calls.
+func TestMuxClosedLoop(t *testing.T) {
+	p := newPgMux(t, 4, false, map[string]any{"query": "SELECT $1::int", "args": []any{intArg()}})
+	rec := NewRecorder(time.Now(), 0)
+	g := &countGauge{}
+	Run(context.Background(), Phase{Start: time.Now(), Duration: 300 * time.Millisecond, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 4, Run: p, Gauge: g, NewSink: func() Sink { return rec.NewShard() }}}})
+	st := rec.Stats()
+	if p.muxes.Load() != 1 || p.calls.Load() != 0 {
+		t.Fatalf("%d muxes taken, %d calls made through Call; want the loop on one mux and no Call", p.muxes.Load(), p.calls.Load())
+	}
+	if st.OK == 0 || st.Failed != 0 {
+		t.Errorf("ok %d, failed %d (%v); want calls, none failed", st.OK, st.Failed, st.Classes)
+	}
+	if g.peak.Load() > 4 || g.now.Load() != 0 || g.calls.Load() != st.OK {
+		t.Errorf("gauge: peak %d, after %d, entered %d times for %d calls; want at most 4, 0, one per call", g.peak.Load(), g.now.Load(), g.calls.Load(), st.OK)
+	}
+	for range 4 {
+		if res := p.Runner.Call(context.Background()); res.Err != nil {
+			t.Fatalf("a call after the loop: %v", res.Err)
+		}
+	}
+	if n := p.reconnects(); n != 0 {
+		t.Errorf("%v reconnects; want none", n)
+	}
+}
+
+// TestMuxWholeCallTimeout: odd calls sleep 2 s on the server, even ones
+// return at once; the call timeout is 150 ms. The timeout bounds the whole
+// call: each odd call ends as a timeout after 150 ms (and well before the
+// 2 s it would take), its connection is replaced (a reconnect each), and
+// the even calls succeed on the new connection.
+func TestMuxWholeCallTimeout(t *testing.T) {
+	p := newPgMux(t, 1, false, map[string]any{"timeout": "150ms", "args": []any{seqArg()},
+		"query": "SELECT pg_sleep(CASE WHEN $1::int % 2 = 1 THEN 2 ELSE 0 END)"})
+	rec, seen := tapped()
+	Run(context.Background(), Phase{Start: time.Now(), Duration: 600 * time.Millisecond, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 1, Run: p, NewSink: func() Sink { return rec.NewShard() }}}})
+	st := rec.Stats()
+	if p.calls.Load() != 0 {
+		t.Fatalf("%d calls through Call; want the event loop's", p.calls.Load())
+	}
+	timeouts := st.Classes["timeout"]
+	if timeouts < 2 || st.OK < timeouts-1 || st.OK > timeouts || st.Failed != timeouts {
+		t.Fatalf("ok %d, failed %d (%v); want timeouts and successes alternating", st.OK, st.Failed, st.Classes)
+	}
+	for _, o := range seen() {
+		took := o.End.Sub(o.Start)
+		// At least the timeout; at most the timeout and a wake-up, far
+		// from the 2 s the server would take (1 s is a descheduled loop
+		// on a loaded machine, and still proves the cut).
+		if o.ErrClass == "timeout" && (took < 150*time.Millisecond || took > time.Second) {
+			t.Errorf("a call timed out after %v; its timeout is 150ms", took)
+		}
+	}
+	if n := p.reconnects(); n != float64(timeouts) && n != float64(timeouts-1) {
+		t.Errorf("%v reconnects after %d timeouts; want one for each that a call followed", n, timeouts)
+	}
+}
+
+// TestMuxReconnect: the server ends the loop's connections mid-phase
+// (pg_terminate_backend). The calls in flight fail as the connection's
+// loss, the connections are made again outside any call, and calls
+// succeed again before the phase ends.
+func TestMuxReconnect(t *testing.T) {
+	mark := pgtest.Name("muxreconnect")
+	p := newPgMux(t, 2, false, map[string]any{"query": "SELECT $1::int AS " + mark + ", pg_sleep(0.002)", "args": []any{intArg()}})
+	admin := pgtest.Connect(t)
+	rec, seen := tapped()
+	start := time.Now()
+	var killed int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		time.Sleep(300 * time.Millisecond)
+		killed = pgtest.Int(t, admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()", mark)
+	})
+	Run(context.Background(), Phase{Start: start, Duration: 900 * time.Millisecond, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 2, Run: p, NewSink: func() Sink { return rec.NewShard() }}}})
+	wg.Wait()
+	if killed != 2 {
+		t.Fatalf("%d backends terminated; want the loop's 2", killed)
+	}
+	st := rec.Stats()
+	var lost, okAfter int
+	var firstLoss time.Time
+	for _, o := range seen() {
+		if o.ErrClass != "" {
+			// The server's goodbye (admin shutdown), or the closed socket.
+			if c := o.ErrClass; c != "sqlstate_57P01" && c != "connection_lost" {
+				t.Errorf("a call failed as %q; want the connection's loss", o.ErrClass)
+			}
+			lost++
+			if firstLoss.IsZero() || o.End.Before(firstLoss) {
+				firstLoss = o.End
+			}
+		}
+	}
+	for _, o := range seen() {
+		if o.ErrClass == "" && !firstLoss.IsZero() && o.Start.After(firstLoss) {
+			okAfter++
+		}
+	}
+	if lost == 0 || okAfter == 0 || st.Failed != int64(lost) {
+		t.Errorf("%d calls lost their connection, %d succeeded after (%v); want some of each", lost, okAfter, st.Classes)
+	}
+	if n := p.reconnects(); n < 2 {
+		t.Errorf("%v reconnects; want the 2 connections made again", n)
+	}
+}
+
+// TestMuxOpenQueueAndDrop: as TestQueueForServers, on the event loop: 2
+// connections whose calls (pg_sleep 2 s) outlast the phase and its drain,
+// a cap of 5 in flight, 200 arrivals (1000/s over 200 ms): 2 calls run, 3
+// arrivals wait queued, 195 are dropped; at the end of the drain the 2
+// calls are cut and the 3 queued arrivals fail, all 5 as drain_cut, and
+// the gauge is back at 0.
+func TestMuxOpenQueueAndDrop(t *testing.T) {
+	p := newPgMux(t, 2, true, map[string]any{"query": "SELECT pg_sleep(2), $1::int", "args": []any{intArg()}})
+	g := &countGauge{}
+	rec := NewRecorder(time.Now(), 0)
+	l := &OpenLoop{
+		Pacer: periodic(t, "1000/s"), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 5, Servers: 2, Gauge: g,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	start := time.Now()
+	Run(context.Background(), Phase{Start: start, Duration: 200 * time.Millisecond, Drain: 50 * time.Millisecond, Open: []*OpenLoop{l}})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the phase of 200 ms and its 50 ms drain took %v: the calls were not cut", took)
+	}
+	st := rec.Stats()
+	if p.calls.Load() != 0 || p.muxes.Load() != 1 {
+		t.Fatalf("%d calls through Call, %d muxes; want the event loop's", p.calls.Load(), p.muxes.Load())
+	}
+	if g.peak.Load() != 5 || g.now.Load() != 0 {
+		t.Errorf("in flight: peak %d, after %d; want 5 and 0", g.peak.Load(), g.now.Load())
+	}
+	if st.Dropped != 195 || st.Failed != 5 || st.Classes[ClassDrainCut] != 5 || st.OK != 0 {
+		t.Errorf("dropped %d, failed %d (%v), ok %d; want 195 dropped and 5 drain_cut", st.Dropped, st.Failed, st.Classes, st.OK)
+	}
+	if busy, conns := l.Inflight(); busy != 0 || conns != 2 {
+		t.Errorf("after the phase: %d in flight on %d connections; want 0 on 2", busy, conns)
+	}
+	if res := p.Runner.Call(context.Background()); target.Classify(res.Err) != "" {
+		t.Errorf("a call after the phase (the cut connections made again): %v", res.Err)
+	}
+}
+
+// TestMuxFIFO: one connection, calls of about 1 ms, arrivals at 3000/s
+// for 100 ms: arrivals queue and are served in the order they were due;
+// a queued call's generator lag ended when it was queued (Called is
+// Handed) and its wait is part of its wait for a connection (Start after
+// Called); every arrival of the schedule is served.
+func TestMuxFIFO(t *testing.T) {
+	p := newPgMux(t, 1, true, map[string]any{"query": "SELECT pg_sleep(0.001), $1::int", "args": []any{intArg()}})
+	rec, seen := tapped()
+	pc := periodic(t, "3000/s")
+	d := 100 * time.Millisecond
+	l := &OpenLoop{
+		Pacer: pc, Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 1000, Servers: 1,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	Run(context.Background(), Phase{Start: time.Now(), Duration: d, Drain: 20 * time.Second, Open: []*OpenLoop{l}})
+	st := rec.Stats()
+	want := int64(len(offsets(pc, 1, d)))
+	if st.OK != want || st.Dropped != 0 || st.Failed != 0 {
+		t.Fatalf("ok %d, dropped %d, failed %d (%v); want all %d served", st.OK, st.Dropped, st.Failed, st.Classes, want)
+	}
+	got := seen()
+	queued := 0
+	for i, o := range got {
+		if i > 0 && !o.Intended.After(got[i-1].Intended) {
+			t.Fatalf("call %d due at %v recorded after one due at %v: not first in, first out", i, o.Intended, got[i-1].Intended)
+		}
+		if o.Start.Before(o.Called) || o.Called.Before(o.Handed) || o.Handed.Before(o.Intended) || o.End.Before(o.Start) {
+			t.Fatalf("call %d: intended %v, handed %v, called %v, start %v, end %v: out of order", i, o.Intended, o.Handed, o.Called, o.Start, o.End)
+		}
+		if o.Start.After(o.Called) {
+			queued++
+		}
+	}
+	// 300 arrivals of at least 1 ms each on one connection in 100 ms: at
+	// most 100 can find it free, so at least 200 waited queued.
+	if queued < 200 {
+		t.Errorf("%d calls waited queued; want at least 200 of %d", queued, len(got))
+	}
+}
+
+// TestMuxStop: a stop during calls that take 2 s on the server ends the
+// phase at once; the calls it cut are not events, and the connections,
+// made again, serve calls afterwards.
+func TestMuxStop(t *testing.T) {
+	p := newPgMux(t, 3, true, map[string]any{"query": "SELECT pg_sleep(2), $1::int", "args": []any{intArg()}})
+	rec := NewRecorder(time.Now(), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &OpenLoop{
+		Pacer: periodic(t, "100/s"), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 3, Servers: 3,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	Run(ctx, Phase{Start: start, Duration: 5 * time.Second, Drain: 5 * time.Second, Open: []*OpenLoop{l}})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the phase took %v after a stop at 200ms", took)
+	}
+	if st := rec.Stats(); st.OK != 0 || st.Failed != 0 {
+		t.Errorf("ok %d, failed %d (%v): cut calls recorded", st.OK, st.Failed, st.Classes)
+	}
+	if res := p.Runner.Call(context.Background()); res.Err != nil {
+		t.Errorf("a call after the stop: %v", res.Err)
+	}
+}
+
+// TestMuxLargeRowsAndErrors: through the event loop, rows larger than a
+// connection's read buffer (100 kB) are read past, and a server error is
+// the call's outcome with the connection still in step: odd calls get a
+// large row, even ones divide by zero, and no connection is made again.
+func TestMuxLargeRowsAndErrors(t *testing.T) {
+	p := newPgMux(t, 1, false, map[string]any{"args": []any{seqArg()},
+		"query": "SELECT CASE WHEN $1::int % 2 = 0 THEN (1 / ($1::int % 2))::text ELSE repeat('x', 100000) END"})
+	rec := NewRecorder(time.Now(), 0)
+	Run(context.Background(), Phase{Start: time.Now(), Duration: 200 * time.Millisecond, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 1, Run: p, NewSink: func() Sink { return rec.NewShard() }}}})
+	st := rec.Stats()
+	if p.calls.Load() != 0 {
+		t.Fatalf("%d calls through Call; want the event loop's", p.calls.Load())
+	}
+	div := st.Classes["sqlstate_22012"]
+	if st.OK < 2 || div < st.OK-1 || div > st.OK || st.Failed != div {
+		t.Errorf("ok %d, failed %d (%v); want large rows and divisions by zero alternating", st.OK, st.Failed, st.Classes)
+	}
+	if n := p.reconnects(); n != 0 {
+		t.Errorf("%v reconnects; a server error leaves the connection usable", n)
+	}
+}
+
+// TestMuxBesideWorkers: one scheduler drives two event-loop actions and a
+// worker-driven one at different rates: each offers and serves exactly
+// its schedule.
+func TestMuxBesideWorkers(t *testing.T) {
+	a := newPgMux(t, 2, true, map[string]any{"query": "SELECT $1::int", "args": []any{intArg()}})
+	b := newPgMux(t, 2, true, map[string]any{"query": "SELECT $1::int + 1", "args": []any{intArg()}})
+	var nulls atomic.Int64
+	null := callerFunc(func(context.Context) action.Result {
+		nulls.Add(1)
+		return action.Result{}
+	})
+	d := 500 * time.Millisecond
+	recs := make([]*Recorder, 3)
+	var loops []*OpenLoop
+	for i, run := range []Caller{a, b, null} {
+		recs[i] = NewRecorder(time.Now(), 0)
+		rec := recs[i]
+		loops = append(loops, &OpenLoop{
+			Pacer: periodic(t, []string{"400/s", "150/s", "1000/s"}[i]), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 100,
+			Run: run, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+		})
+	}
+	Run(context.Background(), Phase{Start: time.Now(), Duration: d, Drain: 10 * time.Second, Open: loops})
+	for i, l := range loops {
+		want := int64(len(offsets(l.Pacer, 1, d)))
+		st := recs[i].Stats()
+		if st.OK != want || st.Dropped+st.Missed+st.Failed != 0 {
+			t.Errorf("loop %d: ok %d, dropped %d, missed %d, failed %d; want %d served", i, st.OK, st.Dropped, st.Missed, st.Failed, want)
+		}
+	}
+	if a.calls.Load()+b.calls.Load() != 0 || nulls.Load() != int64(len(offsets(loops[2].Pacer, 1, d))) {
+		t.Errorf("calls through Call: %d and %d (want 0); null calls %d", a.calls.Load(), b.calls.Load(), nulls.Load())
+	}
+}
