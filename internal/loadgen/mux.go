@@ -87,6 +87,11 @@ type reactor struct {
 	check   time.Time       // no deadline nor rest ends before it
 	events  []pollEvent
 	unwake  func() bool
+	// y yields now and then: a goroutine that only blocks in system
+	// calls never passes through the Go scheduler, and after 10 ms the
+	// runtime takes its P away (and its monitor thread then wakes every
+	// 20 µs), an order of magnitude dearer than yielding.
+	y yielder
 
 	mu      sync.Mutex
 	arrived []connDone // reconnects done, for the loop
@@ -184,6 +189,7 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		l.ready(r, int(e.slot), e.in, e.out)
 	}
 	now := time.Now()
+	r.y.maybe(now)
 	if r.stopped() {
 		r.abort()
 	} else if !now.Before(r.check) || !now.Before(r.cutAt) {

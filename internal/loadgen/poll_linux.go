@@ -19,6 +19,9 @@ type poller struct {
 	// noPwait2 is set once epoll_pwait2 (Linux 5.11) is found missing:
 	// waits are then in milliseconds, and a shorter one sleeps.
 	noPwait2 atomic.Bool
+	// locked tells that one thread waits (its goroutine is locked to
+	// it): the timer slack is then set once.
+	locked, slackSet bool
 }
 
 // pollEvent is a socket's readiness, or a wake-up (wake).
@@ -75,10 +78,11 @@ func (p *poller) wake() {
 func (p *poller) wait(d time.Duration, out []pollEvent) ([]pollEvent, error) {
 	var n int
 	var err error
-	if d > 0 && d < time.Millisecond {
+	if d > 0 && d < time.Millisecond && !p.slackSet {
 		// Short waits are an open loop's next arrival: the default
 		// slack of 50 µs would be added to them.
 		_, _, _ = unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_TIMERSLACK, 1000, 0)
+		p.slackSet = p.locked
 	}
 	for {
 		n, err = p.epollWait(d)

@@ -9,7 +9,7 @@ import (
 
 // poller: the event loop is Linux's (epoll); elsewhere actions that could
 // be driven by it use workers.
-type poller struct{}
+type poller struct{ locked bool }
 
 type pollEvent struct {
 	loop, slot int32

@@ -308,7 +308,14 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 		}
 	}
 	sl := newSleeper()
-	sl.r, sl.yield = r, workers
+	sl.useReactor(r, workers)
+	if r != nil && !workers {
+		// Nothing but the event loop runs here: its thread can be its
+		// own (a locked thread cannot run workers: see sleeper).
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r.p.locked = true
+	}
 	for len(h) > 0 && ctx.Err() == nil {
 		sl.until(ctx, ph.Start.Add(h[0].at))
 		// Hand out every arrival now due (several, when the thread woke

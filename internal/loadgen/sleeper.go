@@ -38,6 +38,20 @@ type sleeper struct {
 
 func newSleeper() *sleeper { return &sleeper{slack: 5 * time.Microsecond, yield: true} }
 
+// useReactor makes the sleeps r's waits. They do not spin: the event loop
+// drives calls over the network, whose own latency is tens of
+// microseconds or more, and spinning before every arrival would cost the
+// client as much CPU as the call itself on a machine whose thread
+// wake-ups are slow (see the README's performance section); an arrival
+// handed out late by a wake-up's lateness is counted in its generator lag
+// and timed from its intended start all the same.
+func (s *sleeper) useReactor(r *reactor, workers bool) {
+	s.r, s.yield = r, workers
+	if r != nil {
+		s.slack = 0
+	}
+}
+
 // until returns at t, or later when the thread was not woken in time, or
 // when ctx is done (checked between sleeps).
 func (s *sleeper) until(ctx context.Context, t time.Time) {
@@ -55,12 +69,10 @@ func (s *sleeper) until(ctx context.Context, t time.Time) {
 		}
 		nap := min(d, maxNap)
 		if s.r != nil {
-			if !s.r.poll(nap) {
-				continue // woken by an answer or a deadline, not the time
-			}
-		} else {
-			nanosleep(nap)
+			s.r.poll(nap)
+			continue // no spin: see below
 		}
+		nanosleep(nap)
 		if over := time.Since(now) - nap; over > s.slack {
 			s.slack = min(s.slack+slackStep, maxSlack)
 		} else {
