@@ -317,9 +317,7 @@ func (sqlKind) Build(ctx context.Context, spec any, env Env) (Runner, error) {
 		}
 		r.conns = make(chan *reusedConn, n)
 		r.stopWatch = context.AfterFunc(ctx, r.abort)
-		if r.raw = r.fast != nil && rawEligible(s); r.raw {
-			addRawProcs(n)
-		}
+		r.raw = r.fast != nil && rawEligible(s)
 		conns := connectAll(ctx, env, pg, n, r.setup)
 		adopted := make([]*reusedConn, len(conns))
 		actx, cancel := setupCtx(ctx, env)
@@ -468,7 +466,16 @@ func (r *sqlRunner) Bind() (Caller, func()) {
 	select {
 	case c := <-r.conns:
 		b := &boundSQL{r: r, c: c}
-		return b, func() { r.conns <- b.c }
+		if !r.raw {
+			return b, func() { r.conns <- b.c }
+		}
+		// The worker's calls block in the kernel on its thread (see
+		// sql_raw.go): it needs a P of its own while it lives.
+		addRawProcs(1)
+		return b, func() {
+			r.conns <- b.c
+			addRawProcs(-1)
+		}
 	default:
 		return r, func() {}
 	}
@@ -759,11 +766,6 @@ func (r *sqlRunner) Close() {
 	r.live = nil
 	r.mu.Unlock()
 	if r.conns != nil {
-		defer func() {
-			if r.raw {
-				addRawProcs(-cap(r.conns))
-			}
-		}()
 		for {
 			select {
 			case c := <-r.conns:

@@ -30,11 +30,14 @@ import (
 // itself (see the README's performance section): this path halves the
 // client's CPU per call of a closed loop of point selects.
 //
-// A blocking system call keeps its thread, so that goroutines in calls do
-// not wait for one another, the runtime needs a P for each of them beside
-// the ones it runs everything else on: while raw connections are open
-// GOMAXPROCS is raised by their number (at most maxRawProcs), and set
-// back when they are closed.
+// Loops drive these connections with an event loop (see Muxer and
+// loadgen), with no thread per call. A worker bound to one (Bind: where
+// no event loop can be had) blocks in the kernel on its thread instead,
+// and, so that workers in calls do not wait for one another, the runtime
+// needs a P for each of them beside the ones it runs everything else on:
+// while workers are bound to raw connections GOMAXPROCS is raised by
+// their number (at most maxRawProcs), and set back when they release
+// them.
 //
 // Deadlines: the call timeout is the socket's receive and send timeout
 // (SO_RCVTIMEO, SO_SNDTIMEO: each read or write waits at most that long).

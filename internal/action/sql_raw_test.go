@@ -11,9 +11,9 @@ import (
 
 // TestRawTakeOver: a reused connection whose calls are one prepared
 // statement with text arguments is taken over from pgx (on this plain TCP
-// connection), GOMAXPROCS grows by the runner's connections while it is
-// open and comes back after Close; a statement with a `now` argument
-// stays with pgx.
+// connection), GOMAXPROCS grows by one while a worker is bound to it and
+// comes back when the worker releases it; a statement with a `now`
+// argument stays with pgx.
 func TestRawTakeOver(t *testing.T) {
 	base := runtime.GOMAXPROCS(0)
 	ctx := context.Background()
@@ -22,18 +22,26 @@ func TestRawTakeOver(t *testing.T) {
 	if !r.raw || len(r.live) != 1 || r.live[0].raw == nil {
 		t.Fatalf("raw %v, %d connections (%+v): want one taken over", r.raw, len(r.live), r.live)
 	}
-	if got := runtime.GOMAXPROCS(0); got != base+1 {
-		t.Errorf("GOMAXPROCS %d with one raw connection open, want %d", got, base+1)
+	if got := runtime.GOMAXPROCS(0); got != base {
+		t.Errorf("GOMAXPROCS %d with one raw connection open and no worker bound, want %d", got, base)
 	}
 	for range 3 {
 		if res := r.Call(ctx); res.Err != nil {
 			t.Fatal(res.Err)
 		}
 	}
-	r.Close()
-	if got := runtime.GOMAXPROCS(0); got != base {
-		t.Errorf("GOMAXPROCS %d after Close, want %d back", got, base)
+	bound, release := r.Bind()
+	if got := runtime.GOMAXPROCS(0); got != base+1 {
+		t.Errorf("GOMAXPROCS %d with a worker bound to a raw connection, want %d", got, base+1)
 	}
+	if res := bound.Call(ctx); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	release()
+	if got := runtime.GOMAXPROCS(0); got != base {
+		t.Errorf("GOMAXPROCS %d after the worker released it, want %d back", got, base)
+	}
+	r.Close()
 	now := buildReuse(t, ctx, map[string]any{"query": "SELECT $1::timestamptz", "conn": "reuse",
 		"args": []any{map[string]any{"kind": "now"}}}).(*sqlRunner)
 	if now.raw || now.live[0].raw != nil {

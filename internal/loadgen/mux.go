@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -562,6 +563,9 @@ func (r *reactor) close() {
 // closedMux runs a closed loop's calls on a reactor of its own until end,
 // then waits for the calls in flight.
 func closedMux(r *reactor, l *muxLoop) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	r.p.locked = true
 	now := time.Now()
 	l.idle, l.down = nil, nil
 	for i := range l.slots {
