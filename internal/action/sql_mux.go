@@ -7,6 +7,7 @@ import (
 	"io"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/pbenchd/pbenchd/internal/target"
 )
@@ -101,7 +102,7 @@ func (m *sqlMux) send(slot int) error {
 func (m *sqlMux) Flush(slot int) error {
 	s := &m.slots[slot]
 	for len(s.pending) > 0 {
-		n, err := syscall.Write(s.c.raw.fd, s.pending)
+		n, err := rawIO(syscall.SYS_WRITE, s.c.raw.fd, s.pending)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -187,7 +188,7 @@ func (m *sqlMux) message(s *muxSlot) (t byte, body []byte, ok bool, err error) {
 			rc.end = copy(rc.in, rc.in[rc.at:rc.end])
 			rc.at = 0
 		}
-		n, err := syscall.Read(rc.fd, rc.in[rc.end:])
+		n, err := rawIO(syscall.SYS_READ, rc.fd, rc.in[rc.end:])
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -273,4 +274,19 @@ func (m *sqlMux) Release() {
 		m.r.conns <- c
 	}
 	m.slots = nil
+}
+
+// rawIO reads or writes (trap) on a non-blocking socket, which returns at
+// once: without telling the runtime of a system call that could block
+// (syscall.Read and Write do, and that bookkeeping is a tenth of the
+// client's CPU per call here, measured).
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, _, errno := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
