@@ -82,18 +82,7 @@ func TestQueueFIFO(t *testing.T) {
 	if st.OK+st.Dropped != want || st.Dropped != 0 {
 		t.Errorf("ok %d + dropped %d, schedule %d; want all %d served", st.OK, st.Dropped, want, want)
 	}
-	queued := 0
-	for i, o := range seen {
-		if i > 0 && !o.Intended.After(seen[i-1].Intended) {
-			t.Fatalf("call %d due at %v served after one due at %v: not first in, first out", i, o.Intended, seen[i-1].Intended)
-		}
-		if o.Start.Before(o.Called) || o.Called.Before(o.Handed) || o.Handed.Before(o.Intended) {
-			t.Fatalf("call %d: intended %v, handed %v, called %v, start %v: out of order", i, o.Intended, o.Handed, o.Called, o.Start)
-		}
-		if o.Called.Equal(o.Handed) && o.Start.After(o.Called) {
-			queued++
-		}
-	}
+	queued := fifoQueued(t, seen)
 	// 300 arrivals of 1 ms each on one server in 100 ms: at most 100 can
 	// find the server idle, so at least 200 waited queued.
 	if queued < 200 {
@@ -130,4 +119,25 @@ func TestQueueNoLostArrival(t *testing.T) {
 			t.Errorf("seed %d: %d workers for 2 servers", seed, workers)
 		}
 	}
+}
+
+// fifoQueued checks that calls were served in the order they were due,
+// each timed in order (intended, handed, called, start, end), and counts
+// those that waited queued: their generator lag ended when they were
+// queued (Called is Handed) and their service began after it.
+func fifoQueued(t *testing.T, seen []Outcome) int {
+	t.Helper()
+	queued := 0
+	for i, o := range seen {
+		if i > 0 && !o.Intended.After(seen[i-1].Intended) {
+			t.Fatalf("call %d due at %v served after one due at %v: not first in, first out", i, o.Intended, seen[i-1].Intended)
+		}
+		if o.Start.Before(o.Called) || o.Called.Before(o.Handed) || o.Handed.Before(o.Intended) || o.End.Before(o.Start) {
+			t.Fatalf("call %d: intended %v, handed %v, called %v, start %v, end %v: out of order", i, o.Intended, o.Handed, o.Called, o.Start, o.End)
+		}
+		if o.Called.Equal(o.Handed) && o.Start.After(o.Called) {
+			queued++
+		}
+	}
+	return queued
 }
