@@ -301,7 +301,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	srv, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.WebSnapshot(), server.Handler(reg, d, metrics.Version, cfg.Web.EnableLifecycle), log)
+	srv, err := server.Serve(ctx, cfg.Web.ListenAddress, cfg.WebSnapshot(), server.Handler(reg, m.Consistent(reg), d, metrics.Version, cfg.Web.EnableLifecycle), log)
 	if err != nil {
 		log.Error("cannot serve HTTP", "address", cfg.Web.ListenAddress, "err", err)
 		return exitRuntime

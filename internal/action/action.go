@@ -139,6 +139,10 @@ type Mux interface {
 	Connect(ctx context.Context, slot int) error
 	// Timeout is how long a call may take.
 	Timeout() time.Duration
+	// Stamped tells whether answers carry the time they reached the
+	// socket (Result.End), so that a loop may read them late without
+	// timing them late.
+	Stamped() bool
 	// Release gives the connections back to the runner.
 	Release()
 }
@@ -153,6 +157,10 @@ type Result struct {
 	// marker's commit, after a random wait and the write that are not part
 	// of the lag. The call's latency and service time then run from From.
 	From time.Time
+	// End, when set, is when the call's answer reached pbenchd (the
+	// kernel's receive time of its last bytes), if before the call
+	// returned; zero means when it returned.
+	End time.Time
 	// Err is the failure, if any, after retries.
 	Err error
 	// Retries lists the reasons of retries made inside the call.

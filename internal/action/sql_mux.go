@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -40,11 +41,13 @@ func (r *sqlRunner) Mux() (Mux, bool) {
 		}
 	}
 	m := &sqlMux{r: r, slots: make([]muxSlot, len(taken))}
+	m.stamped.Store(true)
 	for i, c := range taken {
 		m.slots[i].c = c
 		m.slots[i].buf = &fastBuf{params: make([][]byte, r.fast.nargs)}
+		m.slots[i].oob = make([]byte, 64)
 		if c != nil {
-			if err := syscall.SetNonblock(c.raw.fd, true); err != nil {
+			if err := m.ready(c); err != nil {
 				m.drop(i)
 			}
 		}
@@ -52,10 +55,27 @@ func (r *sqlRunner) Mux() (Mux, bool) {
 	return m, true
 }
 
+// ready makes c's socket non-blocking and asks for receive timestamps;
+// without them the mux is not Stamped.
+func (m *sqlMux) ready(c *reusedConn) error {
+	if err := syscall.SetNonblock(c.raw.fd, true); err != nil {
+		return err
+	}
+	if stampSocket(c.raw.fd, true) != nil {
+		m.stamped.Store(false)
+	}
+	return nil
+}
+
 // sqlMux is a runner's raw connections driven by an event loop.
 type sqlMux struct {
-	r     *sqlRunner
-	slots []muxSlot
+	r       *sqlRunner
+	slots   []muxSlot
+	stamped atomic.Bool // every socket has receive timestamps
+	// seen is set by the first answer that carried its receive time: the
+	// kernel turns stamping on a moment after the first socket asks, and
+	// answers that came before are not stamped.
+	seen atomic.Bool
 }
 
 // muxSlot is one connection of a mux and the call in flight on it.
@@ -72,10 +92,15 @@ type muxSlot struct {
 	// skip is how many bytes of a message too large for the buffer are
 	// still to be discarded.
 	skip int
+	// oob receives the control messages of a read; end is the receive
+	// time of the call's last bytes read.
+	oob []byte
+	end time.Time
 }
 
 func (m *sqlMux) Slots() int             { return len(m.slots) }
 func (m *sqlMux) Timeout() time.Duration { return m.r.timeout }
+func (m *sqlMux) Stamped() bool          { return m.stamped.Load() && m.seen.Load() }
 func (m *sqlMux) Pending(slot int) bool  { return len(m.slots[slot].pending) > 0 }
 
 func (m *sqlMux) Fd(slot int) int {
@@ -88,7 +113,7 @@ func (m *sqlMux) Fd(slot int) int {
 func (m *sqlMux) Begin(slot int) error {
 	s := &m.slots[slot]
 	m.r.fast.encode(s.buf, m.r.nextArgs()) // rawEligible: every argument encodes
-	s.failed, s.retries, s.attempt, s.skip = nil, nil, 0, 0
+	s.failed, s.retries, s.attempt, s.skip, s.end = nil, nil, 0, 0, time.Time{}
 	return m.send(slot)
 }
 
@@ -146,7 +171,7 @@ func (m *sqlMux) Advance(slot int) (bool, Result) {
 				}
 				continue
 			}
-			return true, Result{Err: err, Retries: s.retries}
+			return true, Result{Err: err, Retries: s.retries, End: s.end}
 		}
 	}
 }
@@ -188,7 +213,13 @@ func (m *sqlMux) message(s *muxSlot) (t byte, body []byte, ok bool, err error) {
 			rc.end = copy(rc.in, rc.in[rc.at:rc.end])
 			rc.at = 0
 		}
-		n, err := rawIO(syscall.SYS_READ, rc.fd, rc.in[rc.end:])
+		n, at, err := stampedRead(rc.fd, rc.in[rc.end:], s.oob)
+		if !at.IsZero() {
+			s.end = at
+			if !m.seen.Load() {
+				m.seen.Store(true)
+			}
+		}
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -248,7 +279,7 @@ func (m *sqlMux) Connect(ctx context.Context, slot int) error {
 		c.c.Close(context.Background())
 		return fmt.Errorf("pbenchd: the new connection is not a plain socket")
 	}
-	if err := syscall.SetNonblock(c.raw.fd, true); err != nil {
+	if err := m.ready(c); err != nil {
 		r.untrack(c)
 		c.raw.close()
 		return fmt.Errorf("taking the connection over: %w", err)
@@ -267,7 +298,7 @@ func (m *sqlMux) Connect(ctx context.Context, slot int) error {
 func (m *sqlMux) Release() {
 	for i := range m.slots {
 		c := m.slots[i].c
-		if c != nil && syscall.SetNonblock(c.raw.fd, false) != nil {
+		if c != nil && (syscall.SetNonblock(c.raw.fd, false) != nil || stampSocket(c.raw.fd, false) != nil) {
 			m.drop(i)
 			c = nil
 		}

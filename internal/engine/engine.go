@@ -509,6 +509,8 @@ func (e *Engine) judge(sc *config.Scenario, it *Iteration) string {
 // as a new breach; it is counted, and timestamped, as an error.
 func (e *Engine) export(sc *config.Scenario, it *Iteration) {
 	m := e.m
+	m.Export.Lock()
+	defer m.Export.Unlock()
 	judged := it.Result == Pass || it.Result == Fail
 	if judged {
 		e.exportResults(sc, it)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -355,5 +356,40 @@ func TestMuxBesideWorkers(t *testing.T) {
 	}
 	if a.calls.Load()+b.calls.Load() != 0 || nulls.Load() != int64(len(offsets(loops[2].Pacer, 1, d))) {
 		t.Errorf("calls through Call: %d and %d (want 0); null calls %d", a.calls.Load(), b.calls.Load(), nulls.Load())
+	}
+}
+
+// TestMuxLazyAnswersTimedOnArrival: an open loop at 20/s of calls that
+// take 2 ms on the server does not wake for their answers: it reads each
+// when it next wakes (its longest nap is 20 ms, maxNap; the next arrival
+// is 50 ms away), since the answers carry the kernel's receive time (see
+// reactor.lazy). Yet each call is timed at its answer's arrival: 2 ms and
+// the server's scheduling, not the 20 ms to the loop's next wake. The
+// median is taken (the server's scheduling on a loaded machine may delay
+// a few calls): about 2 ms if timed on arrival, 20 ms or more if timed
+// when read; 11 ms splits the two.
+func TestMuxLazyAnswersTimedOnArrival(t *testing.T) {
+	p := newPgMux(t, 1, true, map[string]any{"query": "SELECT pg_sleep(0.002), $1::int", "args": []any{intArg()}})
+	rec, seen := tapped()
+	l := &OpenLoop{
+		Pacer: periodic(t, "20/s"), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 10, Servers: 1,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	Run(context.Background(), Phase{Start: time.Now(), Duration: 1 * time.Second, Drain: 5 * time.Second, Open: []*OpenLoop{l}})
+	st := rec.Stats()
+	if st.OK != 20 || st.Failed+st.Dropped+st.Missed != 0 {
+		t.Fatalf("ok %d, failed %d, dropped %d, missed %d; want 20 served", st.OK, st.Failed, st.Dropped, st.Missed)
+	}
+	var took []time.Duration
+	for _, o := range seen() {
+		d := o.End.Sub(o.Start)
+		if d < 2*time.Millisecond {
+			t.Errorf("a call of pg_sleep(0.002) took %v", d)
+		}
+		took = append(took, d)
+	}
+	slices.Sort(took)
+	if med := took[len(took)/2]; med >= 11*time.Millisecond {
+		t.Errorf("median latency %v: answers timed when read, not when they arrived", med)
 	}
 }

@@ -110,6 +110,17 @@ func (p *poller) wait(d time.Duration, out []pollEvent) ([]pollEvent, error) {
 	return out, nil
 }
 
+// sleep sleeps d without waking for sockets (a stop or a reconnect's
+// wake-up is seen after it).
+func (p *poller) sleep(d time.Duration) {
+	if !p.slackSet {
+		_, _, _ = unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_TIMERSLACK, 1000, 0)
+		p.slackSet = p.locked
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
 func (p *poller) epollWait(d time.Duration) (int, error) {
 	if !p.noPwait2.Load() {
 		var ts *unix.Timespec

@@ -25,3 +25,5 @@ func (*poller) watch(int, int32, int32, bool) error                  { return er
 func (*poller) wake()                                                {}
 func (*poller) close()                                               {}
 func (*poller) wait(time.Duration, []pollEvent) ([]pollEvent, error) { return nil, errNoPoller }
+
+func (*poller) sleep(time.Duration) {}

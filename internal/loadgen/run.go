@@ -352,6 +352,7 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 		}
 	}
 	if r != nil {
+		r.eager = true // the phase ends when its last answer comes
 		for r.busy() && !r.stopped() {
 			r.poll(maxNap)
 		}

@@ -6,9 +6,11 @@ package metrics
 import (
 	"runtime"
 	"runtime/debug"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Namespace prefixes every pbenchd metric.
@@ -107,6 +109,23 @@ type Metrics struct {
 	ReloadOK   prometheus.Gauge
 	ReloadTime prometheus.Gauge
 	BuildInfo  *prometheus.GaugeVec // version, revision, goversion
+
+	// Export is held for writing while an iteration's results, verdicts
+	// and timestamps are set, and for reading by Consistent's gathers, so
+	// that a scrape sees an iteration's gauges all before or all after
+	// it (a registry gathers its collectors one by one, in parallel: a
+	// scrape in the middle could see the new last_iteration timestamp
+	// beside the old last_judged one, an error that never was).
+	Export sync.RWMutex
+}
+
+// Consistent gathers reg under m.Export (see there), for /metrics.
+func (m *Metrics) Consistent(reg prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		m.Export.RLock()
+		defer m.Export.RUnlock()
+		return reg.Gather()
+	})
 }
 
 // New builds the collectors and registers them, with the Go runtime and

@@ -31,10 +31,12 @@ type Backend interface {
 	Results() any
 }
 
-// Handler routes pbenchd's endpoints. lifecycle enables POST /-/reload.
-func Handler(reg *prometheus.Registry, b Backend, version string, lifecycle bool) http.Handler {
+// Handler routes pbenchd's endpoints; /metrics serves what g gathers
+// (reg's collectors, consistently: see metrics.Metrics.Consistent).
+// lifecycle enables POST /-/reload.
+func Handler(reg *prometheus.Registry, g prometheus.Gatherer, b Backend, version string, lifecycle bool) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		Registry:          reg,
 		EnableOpenMetrics: true,
 	}))
