@@ -451,10 +451,13 @@ func (l *muxLoop) again(r *reactor, i int, now time.Time) {
 
 // dispatch hands an open loop's arrival to a connection with no call,
 // makes one again for it if none is connected and one is down, queues
-// it, or drops it when the loop is at its cap. Before it drops, it takes
-// the answers that are already there. Scheduler only.
+// it, or drops it when the loop is at its cap. When every connection
+// seems busy it first takes the answers that are already there: a
+// scheduler behind its schedule hands out arrivals without waiting in
+// between, and would otherwise queue them behind answers it has not
+// read. Scheduler only.
 func (l *muxLoop) dispatch(r *reactor, a arrival) {
-	if len(l.idle) == 0 && len(l.down) == 0 && l.size == len(l.ring) {
+	if len(l.idle) == 0 && len(l.down) == 0 {
 		r.poll(0)
 	}
 	switch {
