@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,14 +61,7 @@ func TestQueueFIFO(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		return action.Result{}
 	})
-	var mu sync.Mutex
-	var seen []Outcome
-	rec := NewRecorder(time.Now(), 0)
-	rec.Tap(func(o Outcome) {
-		mu.Lock()
-		seen = append(seen, o)
-		mu.Unlock()
-	})
+	rec, outcomes := tapped()
 	p := periodic(t, "3000/s")
 	d := 100 * time.Millisecond
 	l := &OpenLoop{
@@ -82,6 +74,7 @@ func TestQueueFIFO(t *testing.T) {
 	if st.OK+st.Dropped != want || st.Dropped != 0 {
 		t.Errorf("ok %d + dropped %d, schedule %d; want all %d served", st.OK, st.Dropped, want, want)
 	}
+	seen := outcomes()
 	queued := fifoQueued(t, seen)
 	// 300 arrivals of 1 ms each on one server in 100 ms: at most 100 can
 	// find the server idle, so at least 200 waited queued.
