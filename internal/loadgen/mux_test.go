@@ -393,3 +393,49 @@ func TestMuxLazyAnswersTimedOnArrival(t *testing.T) {
 		t.Errorf("median latency %v: answers timed when read, not when they arrived", med)
 	}
 }
+
+// TestMuxRetries: through the event loop a serialization failure is
+// retried on the same connection, with the same arguments: every other
+// attempt fails (a sequence's parity decides), so each call succeeds on
+// its one retry; a call whose retries run out fails with the server's
+// SQLSTATE and its retries listed.
+func TestMuxRetries(t *testing.T) {
+	conn := pgtest.Connect(t)
+	fn, seq := pgtest.Name("pbenchd_muxflaky"), pgtest.Name("pbenchd_muxseq")
+	pgtest.Exec(t, conn, "CREATE SEQUENCE "+seq)
+	pgtest.Exec(t, conn, "CREATE FUNCTION "+fn+"(n int) RETURNS int LANGUAGE plpgsql AS $f$ BEGIN "+
+		"IF nextval('"+seq+"') % 2 = 1 THEN RAISE EXCEPTION 'flaky' USING ERRCODE = '40001'; END IF; RETURN n; END $f$")
+	t.Cleanup(func() {
+		pgtest.Exec(t, conn, "DROP FUNCTION "+fn+"(int)")
+		pgtest.Exec(t, conn, "DROP SEQUENCE "+seq)
+	})
+	for _, tc := range []struct {
+		retries int
+		class   string
+		want    []string
+	}{
+		{1, "", []string{"serialization"}},
+		{0, "sqlstate_40001", nil},
+	} {
+		pgtest.Exec(t, conn, "SELECT setval('"+seq+"', 1, false)")
+		p := newPgMux(t, 1, false, map[string]any{"query": "SELECT " + fn + "($1::int)", "args": []any{intArg()}, "retries": tc.retries})
+		rec, seen := tapped()
+		Run(context.Background(), Phase{Start: time.Now(), Duration: 100 * time.Millisecond, Drain: 5 * time.Second,
+			Closed: []*ClosedLoop{{Workers: 1, Run: p, NewSink: func() Sink { return rec.NewShard() }}}})
+		got := seen()
+		if len(got) == 0 || p.calls.Load() != 0 {
+			t.Fatalf("retries %d: %d calls recorded, %d through Call", tc.retries, len(got), p.calls.Load())
+		}
+		for i, o := range got {
+			// Without retries, every other call fails: the sequence's
+			// parity alternates from call to call.
+			want, wantRetries := tc.class, tc.want
+			if tc.retries == 0 && i%2 == 1 {
+				want = ""
+			}
+			if o.ErrClass != want || !slices.Equal(o.Retries, wantRetries) {
+				t.Fatalf("retries %d, call %d: class %q, retries %v; want %q and %v", tc.retries, i, o.ErrClass, o.Retries, want, wantRetries)
+			}
+		}
+	}
+}
