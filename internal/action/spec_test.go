@@ -47,7 +47,7 @@ scenarios:
 	if q.Query != "SELECT 1" || q.Conn != "reuse" || q.Mode != "prepared" {
 		t.Errorf("sql spec %+v: want query SELECT 1 with the defaults conn reuse, mode prepared", *q)
 	}
-	if got, want := action.Kinds.Describe(&acts[0], 2, false), "reuse, 2 connection(s), one a worker; server's isolation; prepared"; got != want {
+	if got, want := action.Kinds.Describe(&acts[0], 2, false), "reuse, 2 connection(s), one a worker, driven by an event loop; server's isolation; prepared"; got != want {
 		t.Errorf("Describe: %q, want %q", got, want)
 	}
 	n, ok := acts[1].Spec.(*action.NullSpec)

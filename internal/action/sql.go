@@ -245,6 +245,10 @@ func (sqlKind) Describe(spec any, slots int, open bool) string {
 	default:
 		conn = "standalone, a connection per call"
 	}
+	if rawEligible(s) {
+		// Over a plain socket, on Linux: see sql_raw.go and Muxer.
+		conn += ", driven by an event loop"
+	}
 	iso := "server's isolation"
 	if s.Isolation != "" {
 		iso = strings.ToLower(s.Isolation)
