@@ -7,9 +7,11 @@
 // and arrivals wait queued, up to the cap in flight; a worker binds a
 // share of its action's runner for as long as it lives, a connection of
 // its own, when the runner offers it: action.Binder), closed-loop workers,
-// and recorder shards (a few per core, each worker writing to one) merged
-// at the end of a phase and for live reads, so that no lock is shared by
-// all the calls of an action.
+// an event loop for the actions whose connections one thread can drive
+// many calls at a time (action.Muxer: see mux.go), and recorder shards (a
+// few per core, each worker or event loop writing to one) merged at the
+// end of a phase and for live reads, so that no lock is shared by all the
+// calls of an action.
 //
 // The engine keeps the iteration lifecycle (setup, phases, verdicts,
 // export); this package knows nothing of scenarios or Prometheus.
