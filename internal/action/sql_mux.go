@@ -147,10 +147,8 @@ func (m *sqlMux) Flush(slot int) error {
 func (m *sqlMux) Advance(slot int) (bool, Result) {
 	s := &m.slots[slot]
 	for {
-		t, body, ok, err := m.message(s)
+		t, body, ok, err := m.next(slot)
 		if err != nil {
-			m.drop(slot)
-			m.r.pg.Observe(err)
 			return true, Result{Err: err, Retries: s.retries}
 		}
 		if !ok {
@@ -235,18 +233,23 @@ func (m *sqlMux) message(s *muxSlot) (t byte, body []byte, ok bool, err error) {
 }
 
 func (m *sqlMux) Idle(slot int) {
-	s := &m.slots[slot]
 	for {
-		_, _, ok, err := m.message(s)
-		if err != nil {
-			m.drop(slot)
-			m.r.pg.Observe(err)
-			return
-		}
-		if !ok {
+		if _, _, ok, err := m.next(slot); err != nil || !ok {
 			return
 		}
 	}
+}
+
+// next is message on slot's connection; a failed read leaves the
+// connection out of step with the server: it is closed, and the target
+// told.
+func (m *sqlMux) next(slot int) (t byte, body []byte, ok bool, err error) {
+	t, body, ok, err = m.message(&m.slots[slot])
+	if err != nil {
+		m.drop(slot)
+		m.r.pg.Observe(err)
+	}
+	return t, body, ok, err
 }
 
 func (m *sqlMux) Cut(slot int) { m.drop(slot) }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,16 +155,10 @@ func (r *reactor) attach(m action.Mux, ids []int, l *muxLoop) bool {
 		l.idle = append(l.idle, int32(i))
 	}
 	// Idle slots are taken from the end: the first connections first.
-	reverse(l.idle)
-	reverse(l.down)
+	slices.Reverse(l.idle)
+	slices.Reverse(l.down)
 	r.loops = append(r.loops, l)
 	return true
-}
-
-func reverse(s []int32) {
-	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
-		s[i], s[j] = s[j], s[i]
-	}
 }
 
 func (r *reactor) stopped() bool { return r.stopCtx.Err() != nil }
@@ -249,24 +244,15 @@ func (l *muxLoop) ready(r *reactor, i int, in, out bool) {
 			// goodbye before it closes the connection): read it, and
 			// take a closed connection out of the idle ones.
 			l.m.Idle(i)
-			if l.m.Fd(i) < 0 {
-				if s.state == slotIdle {
-					l.idle = remove(l.idle, int32(i))
-					s.state = slotDown
-					l.down = append(l.down, int32(i))
+			if l.m.Fd(i) < 0 && s.state == slotIdle {
+				if k := slices.Index(l.idle, int32(i)); k >= 0 {
+					l.idle = slices.Delete(l.idle, k, k+1)
 				}
+				s.state = slotDown
+				l.down = append(l.down, int32(i))
 			}
 		}
 	}
-}
-
-func remove(s []int32, v int32) []int32 {
-	for k, x := range s {
-		if x == v {
-			return append(s[:k], s[k+1:]...)
-		}
-	}
-	return s
 }
 
 func (l *muxLoop) watchOut(r *reactor, i int, out bool) {
@@ -276,11 +262,18 @@ func (l *muxLoop) watchOut(r *reactor, i int, out bool) {
 	}
 }
 
-// accept counts a call in flight.
+// accept counts a call in flight; release counts one done.
 func (l *muxLoop) accept() {
 	l.inflight.Add(1)
 	if l.gauge != nil {
 		l.gauge.Inc()
+	}
+}
+
+func (l *muxLoop) release() {
+	l.inflight.Add(-1)
+	if l.gauge != nil {
+		l.gauge.Dec()
 	}
 }
 
@@ -362,10 +355,7 @@ func (r *reactor) reconnects() {
 func (l *muxLoop) finish(r *reactor, i int, res action.Result) {
 	end := time.Now()
 	s := &l.slots[i]
-	l.inflight.Add(-1)
-	if l.gauge != nil {
-		l.gauge.Dec()
-	}
+	l.release()
 	if res.Start.IsZero() {
 		res.Start = s.start
 	}
@@ -518,10 +508,7 @@ func (r *reactor) deadlines(now time.Time) {
 			for ; l.size > 0; l.size-- {
 				a := l.ring[l.head]
 				l.head = (l.head + 1) % len(l.ring)
-				l.inflight.Add(-1)
-				if l.gauge != nil {
-					l.gauge.Dec()
-				}
+				l.release()
 				l.sink.Record(Outcome{Intended: a.intended, Handed: a.handed, Called: a.handed, Start: now, End: now,
 					ErrClass: ClassDrainCut, Open: true})
 			}
@@ -546,10 +533,7 @@ func (r *reactor) abort() {
 			}
 		}
 		for ; l.size > 0; l.size-- {
-			l.inflight.Add(-1)
-			if l.gauge != nil {
-				l.gauge.Dec()
-			}
+			l.release()
 		}
 		l.head = 0
 	}

@@ -78,11 +78,10 @@ func (p *poller) wake() {
 func (p *poller) wait(d time.Duration, out []pollEvent) ([]pollEvent, error) {
 	var n int
 	var err error
-	if d > 0 && d < time.Millisecond && !p.slackSet {
+	if d > 0 && d < time.Millisecond {
 		// Short waits are an open loop's next arrival: the default
 		// slack of 50 µs would be added to them.
-		_, _, _ = unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_TIMERSLACK, 1000, 0)
-		p.slackSet = p.locked
+		p.slack()
 	}
 	for {
 		n, err = p.epollWait(d)
@@ -113,12 +112,19 @@ func (p *poller) wait(d time.Duration, out []pollEvent) ([]pollEvent, error) {
 // sleep sleeps d without waking for sockets (a stop or a reconnect's
 // wake-up is seen after it).
 func (p *poller) sleep(d time.Duration) {
+	p.slack()
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// slack sets the thread's timer slack to 1 µs (see nanosleep), once when
+// the waiting goroutine has a thread of its own (locked), else at every
+// wait (it may have moved).
+func (p *poller) slack() {
 	if !p.slackSet {
 		_, _, _ = unix.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_TIMERSLACK, 1000, 0)
 		p.slackSet = p.locked
 	}
-	ts := unix.NsecToTimespec(int64(d))
-	_ = unix.Nanosleep(&ts, nil)
 }
 
 func (p *poller) epollWait(d time.Duration) (int, error) {
