@@ -310,7 +310,9 @@ run_pgbench() {
   fi
 }
 
-# run_pbenchd REP: prints "qps calls errors p50_ms p95_ms p99_ms max_ms".
+# run_pbenchd REP: prints "qps calls errors p50_ms p95_ms p99_ms max_ms
+# dropped". A quantile that fell on a dropped or missed arrival is
+# infinite (pbenchd counts them as never served) and prints as inf.
 run_pbenchd() {
   local rep=$1 out="$tmp/pbenchd.$1"
   timed "$out" "$PBENCHD" once --config "$tmp/pbenchd.yaml" --scenarios pgbench_select --warmup 0s --log.level warn --format json || {
@@ -319,10 +321,11 @@ run_pbenchd() {
   }
   local row
   # The action's results from once's JSON: qps, calls, failed, then p50,
-  # p95, p99 and max in ms (the achieved rate is served_qps).
+  # p95, p99 and max in ms (the achieved rate is served_qps), and the
+  # arrivals dropped or missed.
   row=$(jq -r '.results.pgbench_select.actions[] | select(.action == "select") |
-    def ms: if . == null then "-" else (. * 1000 * 1000 | round / 1000 | tostring) end;
-    [(.served_qps | tostring), (.calls | tostring), (.failed | tostring), (.p50 | ms), (.p95 | ms), (.p99 | ms), (.max | ms)] | join(" ")' "$out" 2>/dev/null)
+    def ms: if . == null then "-" elif type == "string" then "inf" else (. * 1000 * 1000 | round / 1000 | tostring) end;
+    [(.served_qps | tostring), (.calls | tostring), (.failed | tostring), (.p50 | ms), (.p95 | ms), (.p99 | ms), (.max | ms), ((.dropped // 0) | tostring)] | join(" ")' "$out" 2>/dev/null)
   [ -n "$row" ] || {
     cat "$out" "$out.err" >&2
     die "no result row in pbenchd's output (run $rep)"
@@ -331,9 +334,11 @@ run_pbenchd() {
 }
 
 median() {
-  sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  sort -g | awk '{ v[NR] = $1 } END {
+    if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+    else if (v[NR / 2 + 1] == "inf") print "inf"; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "inf" || b == "inf") print "-"; else if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 # ---- run -----------------------------------------------------------------------
 echo "pgbench_compare: mode $MODE, workload $WORKLOAD, $CLIENTS clients, ${DURATION}s x $REPS runs per side, scale $SCALE ($accounts accounts), $where"
@@ -378,6 +383,7 @@ for rep in $(seq 1 "$REPS"); do
       read -r -a p <<<"$res"
       pb_qps=${p[0]}
       [ "${p[2]}" = 0 ] || log "warning: pbenchd run $rep had ${p[2]} failed calls"
+      [ "${p[7]}" = 0 ] || log "warning: pbenchd run $rep dropped ${p[7]} arrivals (its cap on calls in flight was reached): its quantiles count them as never served"
       pb_cpu=$(cpu_text "$tmp/pbenchd.$rep" "${p[1]}")
       pb_busy=$(cat "$tmp/pbenchd.$rep.busy")
       pb_srv=$(server_text "$tmp/pbenchd.$rep" "${p[1]}")
@@ -399,7 +405,7 @@ pg_med=$(printf '%s\n' "${pg_vals[@]}" | median)
 pb_med=$(printf '%s\n' "${pb_vals[@]}" | median)
 printf 'median of %d: pgbench %.0f tps | pbenchd %.0f qps | ratio %s\n' "$REPS" "$pg_med" "$pb_med" "$(ratio "$pb_med" "$pg_med")"
 if [ "$MODE" = open ]; then
-  col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median | awk '{ printf "%.3f", $1 }'; }
+  col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median | awk '{ if ($1 ~ /inf/) print "inf"; else printf "%.3f", $1 }'; }
   for i in 1 2 3; do
     name=$(echo "p50 p95 p99" | cut -d' ' -f$i)
     a=$(col "$i" "${pg_lat[@]}")
