@@ -429,8 +429,7 @@ func (e *Engine) loadPhase(ctx context.Context, sc *config.Scenario, name string
 		p.rec = e.m.NewRecorder(sc.Name, p.a.Name, start, warmup)
 		if p.pacer != nil {
 			p.rec.SetSchedule(pace.MeanRate(p.pacer, warmup, d))
-			rng := rand.New(rand.NewPCG(p.seed, p.seed^0x9e3779b97f4a7c15))
-			phase.Open = append(phase.Open, openOf(p.pacer, rng, p.cap, p.run, p.rec))
+			phase.Open = append(phase.Open, openOf(p.pacer, seeded(p.seed), p.cap, p.run, p.rec))
 		} else {
 			phase.Closed = append(phase.Closed, closedOf(p.worker, p.run, p.rec))
 		}

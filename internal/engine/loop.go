@@ -31,10 +31,16 @@ import (
 // behind its schedule that it had not issued every arrival by a grace
 // after the end of the phase (half the drain, at most 1 s), the arrivals
 // left are counted as missed (the generator's fault, not the target's).
-func openLoop(ctx context.Context, start time.Time, d, drain time.Duration, p pace.Pacer, rng *rand.Rand,
+func openLoop(ctx context.Context, start time.Time, d, drain time.Duration, p pace.Pacer, rng func() *rand.Rand,
 	maxInflight int, run action.Runner, rec *metrics.Recorder) {
 	loadgen.Run(ctx, loadgen.Phase{Start: start, Duration: d, Drain: drain,
 		Open: []*loadgen.OpenLoop{openOf(p, rng, maxInflight, run, rec)}})
+}
+
+// seeded returns a maker of generators that all start from seed: a
+// schedule drawn from one replays exactly from another.
+func seeded(seed uint64) func() *rand.Rand {
+	return func() *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
 }
 
 // closedLoop runs workers that each start their next call when the previous
@@ -49,11 +55,16 @@ func closedLoop(ctx context.Context, start time.Time, d, drain time.Duration, wo
 		Closed: []*loadgen.ClosedLoop{closedOf(workers, run, rec)}})
 }
 
-func openOf(p pace.Pacer, rng *rand.Rand, maxInflight int, run action.Runner, rec *metrics.Recorder) *loadgen.OpenLoop {
+// openOf makes an open loop; rng, if set, makes its random generators
+// (see seeded), nil for a shape that draws nothing.
+func openOf(p pace.Pacer, rng func() *rand.Rand, maxInflight int, run action.Runner, rec *metrics.Recorder) *loadgen.OpenLoop {
 	l := &loadgen.OpenLoop{
-		Pacer: p, Rng: rng, MaxInflight: maxInflight,
+		Pacer: p, Fork: rng, MaxInflight: maxInflight,
 		Run: run, Gauge: rec.Inflight(), NewSink: shards(rec),
 		Drop: rec.Drop, Miss: rec.Miss,
+	}
+	if rng != nil {
+		l.Rng = rng()
 	}
 	if s, ok := run.(action.Servers); ok {
 		l.Servers = s.Servers()

@@ -114,14 +114,13 @@ func BenchmarkOpenLoop(b *testing.B) {
 	const cap = 10000
 	ctx, run, rec := newNoop(b)
 	run.limit = -1 // the schedule ends the loop, not the runner
-	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
 	b.ResetTimer()
 	t0, c0 := time.Now(), cpuTime()
 	start := time.Now()
 	// The phase lasts an hour so that its deadline never cuts the
 	// schedule short; the schedule ends after b.N arrivals.
-	openLoop(ctx, start, time.Hour, time.Second, backpressured{r: run, window: cap / 2, limit: uint64(b.N)}, rng, cap, run, rec)
+	openLoop(ctx, start, time.Hour, time.Second, backpressured{r: run, window: cap / 2, limit: uint64(b.N)}, seeded(1), cap, run, rec)
 	report(b, run, time.Since(t0), cpuTime()-c0)
 	b.StopTimer()
 	if res := rec.Result(start.Add(time.Duration(b.N))); res.Dropped > 0 || res.Missed > 0 {

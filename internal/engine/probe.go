@@ -129,7 +129,7 @@ func (e *Engine) probePhase(ctx context.Context, sc *config.Scenario, name strin
 		rec := e.m.NewRecorder(sc.Name, a.Name, start, warmup)
 		rec.SetSchedule(rate)
 		s := seed + uint64(i)
-		openLoop(ctx, start, step, drain, pc, rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)), capN, run, rec)
+		openLoop(ctx, start, step, drain, pc, seeded(s), capN, run, rec)
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}

@@ -23,6 +23,14 @@ import (
 // connection busy waits queued, in flight, and its generator lag ends
 // when it is queued.
 //
+// An open loop's connections may be dealt out over several schedulers,
+// one per core (lanes: see schedule), each driving its share of them on a
+// reactor of its own and taking its share of the arrivals. The arrivals
+// that wait for a connection then wait in one queue (muxQueue), the
+// loop's, in the order they came, whichever lane took them; the first
+// connection freed in any lane takes the oldest; and the cap on calls in
+// flight is the loop's, over every lane.
+//
 // A call's deadline is the whole call's (its start plus the call timeout,
 // or the end of the phase's drain if sooner), checked by the loop: a call
 // that passes it is cut (its connection closed) and fails as a timeout,
@@ -66,16 +74,103 @@ type muxLoop struct {
 	own     int
 	idle    []int32 // connected slots with no call
 	down    []int32 // slots with no connection and no call
-	// Open loops: arrivals waiting for a connection (a FIFO ring), the
-	// cap on calls in flight, and the drop counter.
-	ring       []arrival
-	head, size int
-	max        int
-	dropped    func(intended, now time.Time)
+	// Open loops: the loop's queue (shared by its lanes) and this lane's
+	// reactor; free is how many of this lane's connections have no call,
+	// as of the reactor's last look (other lanes read it to wake this
+	// one for a queued arrival).
+	q    *muxQueue
+	r    *reactor
+	free atomic.Int32
 	// Closed loops: no call starts at or after end.
 	end time.Time
-	// inflight counts calls in flight, queued ones included (a live read).
+	// inflight counts this lane's calls in flight (for a closed loop,
+	// a live read).
 	inflight atomic.Int64
+}
+
+// muxQueue is an open loop's arrivals waiting for a connection (a FIFO
+// ring), and its count of calls in flight over all its lanes, queued
+// ones included, which the cap bounds.
+type muxQueue struct {
+	mu      sync.Mutex
+	ring    []arrival
+	head, n int
+	// queued is n, read without the lock.
+	queued atomic.Int32
+	// inflight counts calls in flight, queued ones included (at most
+	// max; a live read); conns is the connections of all lanes.
+	inflight atomic.Int64
+	max      int64
+	conns    int
+	gauge    Gauge
+	dropped  func(intended, now time.Time)
+	lanes    []*muxLoop
+}
+
+func newMuxQueue(capIn, conns int, gauge Gauge, dropped func(intended, now time.Time)) *muxQueue {
+	return &muxQueue{ring: make([]arrival, capIn), max: int64(capIn), conns: conns, gauge: gauge, dropped: dropped}
+}
+
+// admit counts an arrival in flight, unless the loop is at its cap.
+func (q *muxQueue) admit() bool {
+	for {
+		v := q.inflight.Load()
+		if v >= q.max {
+			return false
+		}
+		if q.inflight.CompareAndSwap(v, v+1) {
+			if q.gauge != nil {
+				q.gauge.Inc()
+			}
+			return true
+		}
+	}
+}
+
+// done counts an admitted arrival out of flight.
+func (q *muxQueue) done() {
+	q.inflight.Add(-1)
+	if q.gauge != nil {
+		q.gauge.Dec()
+	}
+}
+
+// push queues an admitted arrival (the ring holds as many as the cap).
+func (q *muxQueue) push(a arrival) {
+	q.mu.Lock()
+	q.ring[(q.head+q.n)%len(q.ring)] = a
+	q.n++
+	q.queued.Store(int32(q.n))
+	q.mu.Unlock()
+}
+
+// pop takes the oldest queued arrival, if any.
+func (q *muxQueue) pop() (arrival, bool) {
+	if q.queued.Load() == 0 {
+		return arrival{}, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return arrival{}, false
+	}
+	a := q.ring[q.head]
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	q.queued.Store(int32(q.n))
+	return a, true
+}
+
+// wake wakes the other lanes that have a connection free, for an arrival
+// just queued. A lane publishes its free connections before it last
+// looks at the queue (see muxLoop.fill), so either it sees the arrival
+// or this sees its connection.
+func (q *muxQueue) wake(from *muxLoop) {
+	for _, l := range q.lanes {
+		if l != from && l.free.Load() > 0 {
+			l.r.p.wake()
+		}
+	}
 }
 
 // reactor is an event loop over the connections of some mux loops, run
@@ -133,8 +228,8 @@ func muxOf(run Caller) (action.Mux, bool) {
 	return nil, false
 }
 
-// attach adds a loop driving the connections ids of m. False when the
-// poller refuses a socket.
+// attach adds a loop driving the connections ids of m. False, with
+// nothing added, when the poller refuses a socket.
 func (r *reactor) attach(m action.Mux, ids []int, l *muxLoop) bool {
 	l.m, l.idx, l.timeout, l.own = m, int32(len(r.loops)), m.Timeout(), len(ids)
 	l.slots = make([]mslot, m.Slots())
@@ -150,6 +245,9 @@ func (r *reactor) attach(m action.Mux, ids []int, l *muxLoop) bool {
 			continue
 		}
 		if err := r.p.add(fd, l.idx, int32(i)); err != nil {
+			for _, j := range l.idle {
+				r.p.remove(m.Fd(int(j)))
+			}
 			return false
 		}
 		l.idle = append(l.idle, int32(i))
@@ -159,6 +257,14 @@ func (r *reactor) attach(m action.Mux, ids []int, l *muxLoop) bool {
 	slices.Reverse(l.down)
 	r.loops = append(r.loops, l)
 	return true
+}
+
+// detach takes back l, the last loop attached, before any call.
+func (r *reactor) detach(l *muxLoop) {
+	for _, i := range l.idle {
+		r.p.remove(l.m.Fd(int(i)))
+	}
+	r.loops = r.loops[:len(r.loops)-1]
 }
 
 func (r *reactor) stopped() bool { return r.stopCtx.Err() != nil }
@@ -175,7 +281,7 @@ func (r *reactor) lazy() bool {
 		return false
 	}
 	for _, l := range r.loops {
-		if l.size > 0 || !l.m.Stamped() {
+		if (l.q != nil && l.q.queued.Load() > 0) || !l.m.Stamped() {
 			return false
 		}
 	}
@@ -208,6 +314,11 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		}
 		l := r.loops[e.loop]
 		l.ready(r, int(e.slot), e.in, e.out)
+	}
+	for _, l := range r.loops {
+		if l.q != nil {
+			l.fill(r)
+		}
 	}
 	now := time.Now()
 	r.y.maybe(now)
@@ -262,7 +373,8 @@ func (l *muxLoop) watchOut(r *reactor, i int, out bool) {
 	}
 }
 
-// accept counts a call in flight; release counts one done.
+// accept counts a closed loop's call in flight (an open loop's arrival
+// is counted by its queue's admit); release counts a call done.
 func (l *muxLoop) accept() {
 	l.inflight.Add(1)
 	if l.gauge != nil {
@@ -272,7 +384,9 @@ func (l *muxLoop) accept() {
 
 func (l *muxLoop) release() {
 	l.inflight.Add(-1)
-	if l.gauge != nil {
+	if l.q != nil {
+		l.q.done()
+	} else if l.gauge != nil {
 		l.gauge.Dec()
 	}
 }
@@ -401,23 +515,72 @@ func (l *muxLoop) finish(r *reactor, i int, res action.Result) {
 // else the slot waits for the next arrival.
 func (l *muxLoop) following(r *reactor, i int) {
 	s := &l.slots[i]
-	if l.size > 0 && !r.stopped() && time.Now().Before(r.cutAt) {
-		a := l.ring[l.head]
-		l.head = (l.head + 1) % len(l.ring)
-		l.size--
-		// Its generator lag ended when it was queued: its wait in the
-		// queue is a wait for a connection.
-		if s.state == slotDown {
-			l.connect(r, i, a, a.handed)
-		} else {
-			l.begin(r, i, a, a.handed)
-		}
+	if a, ok := l.queuedNext(r); ok {
+		l.start(r, i, a)
 		return
 	}
 	if s.state == slotDown {
 		l.down = append(l.down, int32(i))
 	} else {
 		l.idle = append(l.idle, int32(i))
+	}
+}
+
+// queuedNext takes the oldest queued arrival, unless the phase is
+// stopped or past its drain (the queue is then emptied by deadlines or
+// abort).
+func (l *muxLoop) queuedNext(r *reactor) (arrival, bool) {
+	if r.stopped() || !time.Now().Before(r.cutAt) {
+		return arrival{}, false
+	}
+	return l.q.pop()
+}
+
+// start begins an admitted arrival's call on slot i, connecting it
+// first when it is down. An arrival that was queued ended its generator
+// lag when it was queued: its wait there is a wait for a connection.
+func (l *muxLoop) start(r *reactor, i int, a arrival) {
+	l.inflight.Add(1)
+	if l.slots[i].state == slotDown {
+		l.connect(r, i, a, a.handed)
+	} else {
+		l.begin(r, i, a, a.handed)
+	}
+}
+
+// free takes a connection with no call: a connected one first.
+func (l *muxLoop) freeSlot() (int, bool) {
+	if n := len(l.idle); n > 0 {
+		i := l.idle[n-1]
+		l.idle = l.idle[:n-1]
+		return int(i), true
+	}
+	if n := len(l.down); n > 0 {
+		i := l.down[n-1]
+		l.down = l.down[:n-1]
+		return int(i), true
+	}
+	return 0, false
+}
+
+// fill gives this lane's free connections the oldest queued arrivals,
+// then publishes how many are left free, and looks at the queue once
+// more after publishing (see muxQueue.wake).
+func (l *muxLoop) fill(r *reactor) {
+	for pass := 0; pass < 2; pass++ {
+		for len(l.idle)+len(l.down) > 0 {
+			a, ok := l.queuedNext(r)
+			if !ok {
+				break
+			}
+			i, _ := l.freeSlot()
+			l.start(r, i, a)
+		}
+		free := int32(len(l.idle) + len(l.down))
+		l.free.Store(free)
+		if free == 0 || l.q.queued.Load() == 0 {
+			return
+		}
 	}
 }
 
@@ -450,23 +613,24 @@ func (l *muxLoop) dispatch(r *reactor, a arrival) {
 	if len(l.idle) == 0 && len(l.down) == 0 {
 		r.poll(0)
 	}
-	switch {
-	case len(l.idle) > 0:
-		i := l.idle[len(l.idle)-1]
-		l.idle = l.idle[:len(l.idle)-1]
-		l.accept()
-		l.begin(r, int(i), a, a.handed)
-	case len(l.down) > 0:
-		i := l.down[len(l.down)-1]
-		l.down = l.down[:len(l.down)-1]
-		l.accept()
-		l.connect(r, int(i), a, a.handed)
-	case l.size < len(l.ring):
-		l.ring[(l.head+l.size)%len(l.ring)] = a
-		l.size++
-		l.accept()
-	default:
-		l.dropped(a.intended, a.handed)
+	q := l.q
+	if !q.admit() {
+		q.dropped(a.intended, a.handed)
+		return
+	}
+	if q.queued.Load() == 0 {
+		if i, ok := l.freeSlot(); ok {
+			l.start(r, i, a)
+			l.free.Store(int32(len(l.idle) + len(l.down)))
+			return
+		}
+	}
+	// Behind the arrivals already queued, or no connection of this
+	// lane is free: queued, for the first connection freed in any lane.
+	q.push(a)
+	l.fill(r)
+	if q.queued.Load() > 0 {
+		q.wake(l)
 	}
 }
 
@@ -504,11 +668,13 @@ func (r *reactor) deadlines(now time.Time) {
 				}
 			}
 		}
-		if !now.Before(r.cutAt) {
-			for ; l.size > 0; l.size-- {
-				a := l.ring[l.head]
-				l.head = (l.head + 1) % len(l.ring)
-				l.release()
+		if !now.Before(r.cutAt) && l.q != nil {
+			for {
+				a, ok := l.q.pop()
+				if !ok {
+					break
+				}
+				l.q.done()
 				l.sink.Record(Outcome{Intended: a.intended, Handed: a.handed, Called: a.handed, Start: now, End: now,
 					ErrClass: ClassDrainCut, Open: true})
 			}
@@ -532,10 +698,11 @@ func (r *reactor) abort() {
 				}
 			}
 		}
-		for ; l.size > 0; l.size-- {
-			l.release()
+		if l.q != nil {
+			for _, ok := l.q.pop(); ok; _, ok = l.q.pop() {
+				l.q.done()
+			}
 		}
-		l.head = 0
 	}
 	r.check = farFuture
 }
@@ -547,7 +714,7 @@ func (r *reactor) busy() bool {
 		return true
 	}
 	for _, l := range r.loops {
-		if l.inflight.Load() > 0 {
+		if l.inflight.Load() > 0 || (l.q != nil && l.q.queued.Load() > 0) {
 			return true
 		}
 		for i := range l.slots {

@@ -277,14 +277,17 @@ func TestMuxFIFO(t *testing.T) {
 }
 
 // TestMuxStop: a stop during calls that take 2 s on the server ends the
-// phase at once; the calls it cut are not events, and the connections,
-// made again, serve calls afterwards.
+// phase at once, on every lane (3 connections over 2); the calls it cut
+// are not events, and the connections, made again, serve calls
+// afterwards.
 func TestMuxStop(t *testing.T) {
+	lanes(t, 2)
 	p := newPgMux(t, 3, true, map[string]any{"query": "SELECT pg_sleep(2), $1::int", "args": []any{intArg()}})
 	rec := NewRecorder(time.Now(), 0)
 	ctx, cancel := context.WithCancel(context.Background())
+	rng, fork := forked(1)
 	l := &OpenLoop{
-		Pacer: periodic(t, "100/s"), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 3, Servers: 3,
+		Pacer: periodic(t, "100/s"), Rng: rng, Fork: fork, MaxInflight: 3, Servers: 3,
 		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
 	}
 	time.AfterFunc(200*time.Millisecond, cancel)
@@ -324,10 +327,11 @@ func TestMuxLargeRowsAndErrors(t *testing.T) {
 	}
 }
 
-// TestMuxBesideWorkers: one scheduler drives two event-loop actions and a
-// worker-driven one at different rates: each offers and serves exactly
-// its schedule.
+// TestMuxBesideWorkers: the schedulers of one phase (2 lanes) drive two
+// event-loop actions and a worker-driven one at different rates: each
+// offers and serves exactly its schedule.
 func TestMuxBesideWorkers(t *testing.T) {
+	lanes(t, 2)
 	a := newPgMux(t, 2, true, map[string]any{"query": "SELECT $1::int", "args": []any{intArg()}})
 	b := newPgMux(t, 2, true, map[string]any{"query": "SELECT $1::int + 1", "args": []any{intArg()}})
 	var nulls atomic.Int64
@@ -341,8 +345,9 @@ func TestMuxBesideWorkers(t *testing.T) {
 	for i, run := range []Caller{a, b, null} {
 		recs[i] = NewRecorder(time.Now(), 0)
 		rec := recs[i]
+		rng, fork := forked(1)
 		loops = append(loops, &OpenLoop{
-			Pacer: periodic(t, []string{"400/s", "150/s", "1000/s"}[i]), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: 100,
+			Pacer: periodic(t, []string{"400/s", "150/s", "1000/s"}[i]), Rng: rng, Fork: fork, MaxInflight: 100,
 			Run: run, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
 		})
 	}
@@ -352,6 +357,11 @@ func TestMuxBesideWorkers(t *testing.T) {
 		st := recs[i].Stats()
 		if st.OK != want || st.Dropped+st.Missed+st.Failed != 0 {
 			t.Errorf("loop %d: ok %d, dropped %d, missed %d, failed %d; want %d served", i, st.OK, st.Dropped, st.Missed, st.Failed, want)
+		}
+	}
+	for i, l := range loops[:2] {
+		if q := l.mux.Load(); q == nil || len(q.lanes) != 2 {
+			t.Errorf("loop %d ran on %v; want 2 lanes", i, q)
 		}
 	}
 	if a.calls.Load()+b.calls.Load() != 0 || nulls.Load() != int64(len(offsets(loops[2].Pacer, 1, d))) {
@@ -436,6 +446,165 @@ func TestMuxRetries(t *testing.T) {
 			if o.ErrClass != want || !slices.Equal(o.Retries, wantRetries) {
 				t.Fatalf("retries %d, call %d: class %q, retries %v; want %q and %v", tc.retries, i, o.ErrClass, o.Retries, want, wantRetries)
 			}
+		}
+	}
+}
+
+// lanes makes phases deal event-loop actions out over n lanes, whatever
+// this machine's cores, for the test.
+func lanes(t *testing.T, n int) {
+	t.Helper()
+	was, wasRate := maxLanes, laneRate
+	maxLanes, laneRate = func() int { return n }, 1
+	t.Cleanup(func() { maxLanes, laneRate = was, wasRate })
+}
+
+// forked returns an open loop's generators, seeded alike.
+func forked(seed uint64) (*rand.Rand, func() *rand.Rand) {
+	f := func() *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+	return f(), f
+}
+
+// TestMuxLanesServeTheSchedule: a Poisson schedule dealt out over 3 lanes
+// (4 connections) is served exactly: each arrival of the schedule drawn
+// from the seed once, none twice, none dropped or missed, each timed from
+// its intended start.
+func TestMuxLanesServeTheSchedule(t *testing.T) {
+	lanes(t, 3)
+	p := newPgMux(t, 4, true, map[string]any{"query": "SELECT $1::int", "args": []any{intArg()}})
+	rec, seen := tapped()
+	pc := poisson(t, "2000/s")
+	d := 300 * time.Millisecond
+	rng, fork := forked(7)
+	l := &OpenLoop{
+		Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 100,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	start := time.Now()
+	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{l}})
+	if q := l.mux.Load(); q == nil || len(q.lanes) != 3 {
+		t.Fatalf("the loop ran on %v; want 3 lanes", q)
+	}
+	want := offsets(pc, 7, d)
+	st := rec.Stats()
+	if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 || p.calls.Load() != 0 {
+		t.Fatalf("ok %d, dropped %d, missed %d, failed %d (%d through Call); want all %d of the schedule served by the event loop",
+			st.OK, st.Dropped, st.Missed, st.Failed, p.calls.Load(), len(want))
+	}
+	var got []time.Duration
+	for _, o := range seen() {
+		got = append(got, o.Intended.Sub(start))
+		if o.Handed.Before(o.Intended) || o.Start.Before(o.Called) || o.End.Before(o.Start) {
+			t.Fatalf("intended %v, handed %v, called %v, start %v, end %v: out of order", o.Intended, o.Handed, o.Called, o.Start, o.End)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
+	}
+	if busy, conns := l.Inflight(); busy != 0 || conns != 4 {
+		t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)
+	}
+}
+
+// TestMuxLanesShareTheCap: TestMuxOpenQueueAndDrop's phase on 2 lanes (a
+// connection each): the cap of 5 in flight is the loop's, not each
+// lane's: 2 calls run, 3 arrivals wait queued, 195 are dropped, the 5
+// fail as drain_cut, and the gauge peaks at 5.
+func TestMuxLanesShareTheCap(t *testing.T) {
+	lanes(t, 2)
+	p := newPgMux(t, 2, true, map[string]any{"query": "SELECT pg_sleep(2), $1::int", "args": []any{intArg()}})
+	g := &countGauge{}
+	rec := NewRecorder(time.Now(), 0)
+	rng, fork := forked(1)
+	l := &OpenLoop{
+		Pacer: periodic(t, "1000/s"), Rng: rng, Fork: fork, MaxInflight: 5, Servers: 2, Gauge: g,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	Run(context.Background(), Phase{Start: time.Now(), Duration: 200 * time.Millisecond, Drain: 50 * time.Millisecond, Open: []*OpenLoop{l}})
+	if q := l.mux.Load(); q == nil || len(q.lanes) != 2 {
+		t.Fatalf("the loop ran on %v; want 2 lanes", q)
+	}
+	st := rec.Stats()
+	if g.peak.Load() != 5 || g.now.Load() != 0 {
+		t.Errorf("in flight: peak %d, after %d; want 5 and 0", g.peak.Load(), g.now.Load())
+	}
+	if st.Dropped != 195 || st.Failed != 5 || st.Classes[ClassDrainCut] != 5 || st.OK != 0 {
+		t.Errorf("dropped %d, failed %d (%v), ok %d; want 195 dropped and 5 drain_cut", st.Dropped, st.Failed, st.Classes, st.OK)
+	}
+}
+
+// TestMuxLanesQueueIsShared: 2 lanes with a connection each, arrivals
+// every 100 ms for 1 s, lane 0 taking the even ones. The first call
+// takes 1 s (the sequence's first value); the others 5 ms. Lane 0's
+// later arrivals find its connection busy and queue, and lane 1's free
+// connection serves them: none waits for the long call (at worst 800 ms
+// if each lane had a queue of its own). 500 ms splits the two.
+func TestMuxLanesQueueIsShared(t *testing.T) {
+	lanes(t, 2)
+	p := newPgMux(t, 2, true, map[string]any{"args": []any{seqArg()},
+		"query": "SELECT pg_sleep(CASE WHEN $1::int = 1 THEN 1.0 ELSE 0.005 END)"})
+	rec, seen := tapped()
+	rng, fork := forked(1)
+	l := &OpenLoop{
+		Pacer: periodic(t, "10/s"), Rng: rng, Fork: fork, MaxInflight: 10, Servers: 2,
+		Run: p, NewSink: func() Sink { return rec.NewShard() }, Drop: rec.Drop, Miss: rec.Miss,
+	}
+	start := time.Now()
+	Run(context.Background(), Phase{Start: start, Duration: time.Second, Drain: 5 * time.Second, Open: []*OpenLoop{l}})
+	st := rec.Stats()
+	if st.OK != 10 || st.Dropped+st.Missed+st.Failed != 0 {
+		t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want the 10 arrivals served", st.OK, st.Dropped, st.Missed, st.Failed)
+	}
+	long := 0
+	for _, o := range seen() {
+		if o.End.Sub(o.Start) >= time.Second {
+			long++
+			if !o.Intended.Equal(start) {
+				t.Errorf("the long call was due at %v; want the first arrival's", o.Intended.Sub(start))
+			}
+			continue
+		}
+		if wait := o.Start.Sub(o.Called); wait >= 500*time.Millisecond {
+			t.Errorf("the arrival due at %v waited %v for a connection: behind the long call", o.Intended.Sub(start), wait)
+		}
+	}
+	if long != 1 {
+		t.Errorf("%d calls took a second; want the first one", long)
+	}
+}
+
+// TestLaneCount: a loop gets a lane per laneRate (20,000/s) of its mean
+// rate, at most one per core, per connection and per call it may have in
+// flight, and one when its schedule cannot be replayed.
+func TestLaneCount(t *testing.T) {
+	was := maxLanes
+	maxLanes = func() int { return 4 }
+	t.Cleanup(func() { maxLanes = was })
+	ph := Phase{Duration: time.Second}
+	_, fork := forked(1)
+	for _, tc := range []struct {
+		rate       string
+		fork       bool
+		cap, slots int
+		want       int
+	}{
+		{"10000/s", true, 100, 8, 1},
+		{"20000/s", true, 100, 8, 1},
+		{"20001/s", true, 100, 8, 2},
+		{"40000/s", true, 100, 8, 2},
+		{"70000/s", true, 100, 8, 4},
+		{"200000/s", true, 100, 8, 4},
+		{"200000/s", true, 100, 3, 3},
+		{"200000/s", true, 2, 8, 2},
+		{"200000/s", false, 100, 8, 1},
+	} {
+		l := &OpenLoop{Pacer: poisson(t, tc.rate), Rng: rand.New(rand.NewPCG(1, 1)), MaxInflight: tc.cap}
+		if tc.fork {
+			l.Fork = fork
+		}
+		if got := laneCount(ph, l, tc.slots); got != tc.want {
+			t.Errorf("%s, fork %v, cap %d, %d connections: %d lanes; want %d", tc.rate, tc.fork, tc.cap, tc.slots, got, tc.want)
 		}
 	}
 }

@@ -66,6 +66,11 @@ func (p *poller) watch(fd int, loop, slot int32, out bool) error {
 	return p.ctl(unix.EPOLL_CTL_MOD, fd, loop, slot, out)
 }
 
+// remove unregisters a socket that stays open.
+func (p *poller) remove(fd int) {
+	_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
 // wake makes a wait return (any goroutine).
 func (p *poller) wake() {
 	var one [8]byte
@@ -109,12 +114,14 @@ func (p *poller) wait(d time.Duration, out []pollEvent) ([]pollEvent, error) {
 	return out, nil
 }
 
-// sleep sleeps d without waking for sockets (a stop or a reconnect's
-// wake-up is seen after it).
+// sleep sleeps d without waking for sockets, but for a wake-up (a stop,
+// a reconnect done, an arrival queued by another lane): the wait that
+// follows it takes that.
 func (p *poller) sleep(d time.Duration) {
 	p.slack()
 	ts := unix.NsecToTimespec(int64(d))
-	_ = unix.Nanosleep(&ts, nil)
+	fds := [1]unix.PollFd{{Fd: int32(p.ev), Events: unix.POLLIN}}
+	_, _ = unix.Ppoll(fds[:], &ts, nil)
 }
 
 // slack sets the thread's timer slack to 1 µs (see nanosleep), once when

@@ -22,6 +22,7 @@ var errNoPoller = errors.New("loadgen: no event loop on this system")
 func newPoller() (*poller, error)                                    { return nil, errNoPoller }
 func (*poller) add(int, int32, int32) error                          { return errNoPoller }
 func (*poller) watch(int, int32, int32, bool) error                  { return errNoPoller }
+func (*poller) remove(int)                                           {}
 func (*poller) wake()                                                {}
 func (*poller) close()                                               {}
 func (*poller) wait(time.Duration, []pollEvent) ([]pollEvent, error) { return nil, errNoPoller }
