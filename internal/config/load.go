@@ -79,6 +79,7 @@ func Load(o Options) (*Config, error) {
 	if err := ko.Load(bytesProvider(def), yamlParser{}); err != nil {
 		return nil, fmt.Errorf("embedded default config: %w", err)
 	}
+	defaultRun := ko.Strings("run.scenarios")
 	var errs []error
 	type fileGlobs struct {
 		dir   string
@@ -246,6 +247,7 @@ func Load(o Options) (*Config, error) {
 	// built-in scenario without renaming it.
 	var dupErrs []error
 	cfg.Catalog, dupErrs, cfg.warnings = dedupe(cfg.Catalog)
+	cfg.warnings = append(cfg.warnings, unselected(cfg, defaultRun)...)
 	errs = append(errs, dupErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(append(errs, scErrs...)...)
@@ -279,6 +281,30 @@ func envKey(k, v string) (string, any) {
 		return key, out
 	}
 	return key, v
+}
+
+// unselected warns of the scenarios a user defined that will not run
+// because run.scenarios is still the built-in default's list (which
+// names built-in scenarios only): a configuration that adds a scenario
+// and runs the defaults instead would otherwise do so without a word.
+// A list the user gave, or an exclusion, is taken as meant.
+func unselected(cfg *Config, defaultRun []string) []string {
+	if len(cfg.Run.Scenarios) == 0 || !slices.Equal(cfg.Run.Scenarios, defaultRun) {
+		return nil
+	}
+	var left []string
+	for _, sc := range cfg.Catalog {
+		if sc.Name == "" || strings.HasPrefix(sc.Source, "builtin:") ||
+			slices.Contains(cfg.Run.Scenarios, sc.Name) || slices.Contains(cfg.Run.Exclude, sc.Name) {
+			continue
+		}
+		left = append(left, sc.Name)
+	}
+	if len(left) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("run.scenarios: %s, defined in your configuration, will not run: run.scenarios is the built-in default (%s); name them in run.scenarios or with --scenarios %s",
+		strings.Join(left, ", "), strings.Join(defaultRun, ", "), strings.Join(left, ","))}
 }
 
 // dedupe keeps the last definition of each scenario name. A user's

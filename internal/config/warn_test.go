@@ -56,6 +56,26 @@ func TestWarnings(t *testing.T) {
 			},
 		},
 		{
+			name:  "scenarios of one's own and the default run.scenarios",
+			files: []string{"testdata/warn/unselected.yaml"},
+			want: []string{
+				`run.scenarios: mine, also_mine, defined in your configuration, will not run: run.scenarios is the built-in default (read, pool_read, connect_read, open_indexed_selects, inserts_selects); name them in run.scenarios or with --scenarios mine,also_mine`,
+			},
+		},
+		{
+			name:  "scenarios of one's own, one selected by --scenarios",
+			files: []string{"testdata/warn/unselected.yaml"},
+			set:   map[string]any{"run.scenarios": []string{"mine"}},
+		},
+		{
+			name:  "scenarios of one's own, one left out by --exclude",
+			files: []string{"testdata/warn/unselected.yaml"},
+			set:   map[string]any{"run.exclude": []string{"also_mine"}},
+			want: []string{
+				`run.scenarios: mine, defined in your configuration, will not run: run.scenarios is the built-in default (read, pool_read, connect_read, open_indexed_selects, inserts_selects); name them in run.scenarios or with --scenarios mine`,
+			},
+		},
+		{
 			name:  "a rate override below the qps guarantee",
 			files: []string{"testdata/warn/unreachable.yaml"},
 			set:   map[string]any{"run.rates.unreachable.fixed": "50/s"},
