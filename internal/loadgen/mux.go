@@ -161,13 +161,15 @@ func (q *muxQueue) pop() (arrival, bool) {
 	return a, true
 }
 
-// wake wakes the other lanes that have a connection free, for an arrival
-// just queued. A lane publishes its free connections before it last
-// looks at the queue (see muxLoop.fill), so either it sees the arrival
-// or this sees its connection.
+// wake wakes the other lanes that have a connection free, or that sleep
+// through their answers (see reactor.lazy: an answer there may have freed
+// one), for an arrival just queued. A lane publishes its free connections
+// before it last looks at the queue (see muxLoop.fill), and that it naps
+// before it looks whether it may (see reactor.poll), so either it sees
+// the arrival or this sees its connection or its nap.
 func (q *muxQueue) wake(from *muxLoop) {
 	for _, l := range q.lanes {
-		if l != from && l.free.Load() > 0 {
+		if l != from && (l.free.Load() > 0 || l.r.napping.Load()) {
 			l.r.p.wake()
 		}
 	}
@@ -184,8 +186,10 @@ type reactor struct {
 	check   time.Time       // no deadline nor rest ends before it
 	events  []pollEvent
 	unwake  func() bool
-	// eager: wake for every answer (see lazy).
-	eager bool
+	// eager: wake for every answer (see lazy). napping is set while the
+	// loop may be sleeping through answers (read by other lanes).
+	eager   bool
+	napping atomic.Bool
 	// y yields now and then: a goroutine that only blocks in system
 	// calls never passes through the Go scheduler, and after 10 ms the
 	// runtime takes its P away (and its monitor thread then wakes every
@@ -298,9 +302,13 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		d, slept = max(until, 0), false
 	}
 	var err error
-	if d > 0 && r.lazy() {
-		r.p.sleep(d)
-		d = 0
+	if d > 0 {
+		r.napping.Store(true)
+		if r.lazy() {
+			r.p.sleep(d)
+			d = 0
+		}
+		r.napping.Store(false)
 	}
 	r.events, err = r.p.wait(d, r.events[:0])
 	if err != nil {
@@ -315,17 +323,19 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		l := r.loops[e.loop]
 		l.ready(r, int(e.slot), e.in, e.out)
 	}
-	for _, l := range r.loops {
-		if l.q != nil {
-			l.fill(r)
-		}
-	}
 	now := time.Now()
 	r.y.maybe(now)
 	if r.stopped() {
 		r.abort()
 	} else if !now.Before(r.check) || !now.Before(r.cutAt) {
 		r.deadlines(now)
+	}
+	// Last, so that the connections freed above (answers, cut calls)
+	// take the arrivals queued in any lane before the loop sleeps.
+	for _, l := range r.loops {
+		if l.q != nil {
+			l.fill(r)
+		}
 	}
 	return slept && len(r.events) == 0
 }
