@@ -70,8 +70,7 @@ type muxLoop struct {
 	sink    Sink
 	gauge   Gauge
 	timeout time.Duration
-	slots   []mslot // by the mux's slot; own of them are this loop's
-	own     int
+	slots   []mslot // by the mux's slot; those not slotOther are this loop's
 	idle    []int32 // connected slots with no call
 	down    []int32 // slots with no connection and no call
 	// Open loops: the loop's queue (shared by its lanes) and this lane's
@@ -235,7 +234,7 @@ func muxOf(run Caller) (action.Mux, bool) {
 // attach adds a loop driving the connections ids of m. False, with
 // nothing added, when the poller refuses a socket.
 func (r *reactor) attach(m action.Mux, ids []int, l *muxLoop) bool {
-	l.m, l.idx, l.timeout, l.own = m, int32(len(r.loops)), m.Timeout(), len(ids)
+	l.m, l.idx, l.timeout = m, int32(len(r.loops)), m.Timeout()
 	l.slots = make([]mslot, m.Slots())
 	for i := range l.slots {
 		l.slots[i].state = slotOther
@@ -540,7 +539,7 @@ func (l *muxLoop) following(r *reactor, i int) {
 // stopped or past its drain (the queue is then emptied by deadlines or
 // abort).
 func (l *muxLoop) queuedNext(r *reactor) (arrival, bool) {
-	if r.stopped() || !time.Now().Before(r.cutAt) {
+	if l.q.queued.Load() == 0 || r.stopped() || !time.Now().Before(r.cutAt) {
 		return arrival{}, false
 	}
 	return l.q.pop()
@@ -558,7 +557,7 @@ func (l *muxLoop) start(r *reactor, i int, a arrival) {
 	}
 }
 
-// free takes a connection with no call: a connected one first.
+// freeSlot takes a connection with no call: a connected one first.
 func (l *muxLoop) freeSlot() (int, bool) {
 	if n := len(l.idle); n > 0 {
 		i := l.idle[n-1]
@@ -586,12 +585,18 @@ func (l *muxLoop) fill(r *reactor) {
 			i, _ := l.freeSlot()
 			l.start(r, i, a)
 		}
-		free := int32(len(l.idle) + len(l.down))
-		l.free.Store(free)
-		if free == 0 || l.q.queued.Load() == 0 {
+		if l.publish() == 0 || l.q.queued.Load() == 0 {
 			return
 		}
 	}
+}
+
+// publish stores how many of this lane's connections have no call, for
+// the other lanes (see muxQueue.wake), and returns it.
+func (l *muxLoop) publish() int32 {
+	free := int32(len(l.idle) + len(l.down))
+	l.free.Store(free)
+	return free
 }
 
 // again starts closed loop slot i's next call, unless the phase is over.
@@ -631,7 +636,7 @@ func (l *muxLoop) dispatch(r *reactor, a arrival) {
 	if q.queued.Load() == 0 {
 		if i, ok := l.freeSlot(); ok {
 			l.start(r, i, a)
-			l.free.Store(int32(len(l.idle) + len(l.down)))
+			l.publish()
 			return
 		}
 	}

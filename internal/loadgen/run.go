@@ -421,7 +421,7 @@ func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool
 			return false
 		}
 		ml.sink = l.NewSink()
-		ml.free.Store(int32(len(ml.idle) + len(ml.down)))
+		ml.publish()
 		q.lanes = append(q.lanes, ml)
 	}
 	l.mux.Store(q)
