@@ -574,7 +574,7 @@ func TestMuxLanesQueueIsShared(t *testing.T) {
 	}
 }
 
-// TestLaneCount: a loop gets a lane per laneRate (20,000/s) of its mean
+// TestLaneCount: a loop gets a lane per laneRate (30,000/s) of its mean
 // rate, at most one per core, per connection and per call it may have in
 // flight, and one when its schedule cannot be replayed.
 func TestLaneCount(t *testing.T) {
@@ -590,10 +590,12 @@ func TestLaneCount(t *testing.T) {
 		want       int
 	}{
 		{"10000/s", true, 100, 8, 1},
-		{"20000/s", true, 100, 8, 1},
-		{"20001/s", true, 100, 8, 2},
+		{"30000/s", true, 100, 8, 1},
+		{"30001/s", true, 100, 8, 2},
 		{"40000/s", true, 100, 8, 2},
-		{"70000/s", true, 100, 8, 4},
+		{"60000/s", true, 100, 8, 2},
+		{"60001/s", true, 100, 8, 3},
+		{"100000/s", true, 100, 8, 4},
 		{"200000/s", true, 100, 8, 4},
 		{"200000/s", true, 100, 3, 3},
 		{"200000/s", true, 2, 8, 2},
