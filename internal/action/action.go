@@ -286,6 +286,21 @@ func (r *Registry) Connections(name string, spec any) (int, string) {
 	return 0, ""
 }
 
+// EventLoop tells whether action a's calls would be driven by an event
+// loop (loadgen's): a kind with a method eventLoop(spec) bool saying so.
+func (r *Registry) EventLoop(a *config.Action) bool {
+	k, ok := r.Lookup(a.Kind)
+	if !ok {
+		return false
+	}
+	el, ok := k.(interface{ eventLoop(spec any) bool })
+	if !ok {
+		return false
+	}
+	spec, err := r.Spec(a, "")
+	return err == nil && el.eventLoop(spec)
+}
+
 // needTarget checks that an action of kind runs against a target of the
 // kind it speaks (an unknown target kind is reported by config itself).
 func needTarget(kind, want, path string, t config.Target) error {

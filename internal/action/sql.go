@@ -225,6 +225,13 @@ func (sqlKind) connections(spec any) (int, string) {
 	return 0, ""
 }
 
+// eventLoop tells whether an action's calls go through raw connections
+// driven by loadgen's event loop (see sql_raw.go), as Describe says.
+func (sqlKind) eventLoop(spec any) bool {
+	s, ok := spec.(*SQLSpec)
+	return ok && rawEligible(s)
+}
+
 // Describe gives the connection model as Build would set it up: reuse
 // with its number of connections, a pool and its size, or a connection
 // per call; then the isolation level and the query protocol.

@@ -314,8 +314,17 @@ func laneCount(ph Phase, l *OpenLoop, slots int) int {
 	if !splittable(l) {
 		return 1
 	}
-	want := int(math.Ceil(pace.MeanRate(l.Pacer, 0, ph.Duration) / laneRate))
-	return max(1, min(want, maxLanes(), max(l.MaxInflight, 1), slots))
+	n, _ := PlannedLanes(pace.MeanRate(l.Pacer, 0, ph.Duration), l.MaxInflight, slots)
+	return n
+}
+
+// PlannedLanes is how many lanes an open loop driven by the event loop,
+// at a mean rate of rate/s with a cap of capacity calls in flight over
+// slots connections, is dealt out over on this machine (for `pbenchd
+// check`), and the rate per lane that adds one.
+func PlannedLanes(rate float64, capacity, slots int) (int, float64) {
+	want := int(math.Ceil(rate / laneRate))
+	return max(1, min(want, maxLanes(), max(capacity, 1), slots)), laneRate
 }
 
 // splittable tells whether l's schedule can be replayed by several lanes.

@@ -10,6 +10,7 @@ import (
 	"github.com/pbenchd/pbenchd/internal/action"
 	"github.com/pbenchd/pbenchd/internal/config"
 	"github.com/pbenchd/pbenchd/internal/engine"
+	"github.com/pbenchd/pbenchd/internal/loadgen"
 	"github.com/pbenchd/pbenchd/internal/pace"
 	"github.com/pbenchd/pbenchd/internal/probe"
 	"github.com/pbenchd/pbenchd/internal/termui"
@@ -307,15 +308,23 @@ func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action, d time.
 			text += fmt.Sprintf(", max in flight %d", capacity)
 		}
 		settings, _ := action.Kinds.Spec(a, "")
+		conns := 0
 		if n, key := action.Kinds.Connections(a.Kind, settings); key != "" {
 			if n == 0 {
 				l, why := config.CarryLatency(g), "its smallest latency guarantee"
 				if l == 0 {
 					l, why = config.DefaultCallLatency, "an assumed"
 				}
-				text += fmt.Sprintf(", %s %d (default: the peak rate × %s %s)", key, config.DefaultConnections(peak, g, capacity), why, l)
+				n = config.DefaultConnections(peak, g, capacity)
+				text += fmt.Sprintf(", %s %d (default: the peak rate × %s %s)", key, n, why, l)
 			} else {
 				text += fmt.Sprintf(", %s %d", key, n)
+			}
+			conns = n
+		}
+		if action.Kinds.EventLoop(a) {
+			if n, per := loadgen.PlannedLanes(pace.MeanRate(p, 0, d), capacity, conns); n > 1 {
+				text += fmt.Sprintf(", over %d lanes (threads: one per %.0f/s of its mean rate, at most one per core and per connection)", n, per)
 			}
 		}
 		return text, capacity
