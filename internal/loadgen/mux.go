@@ -25,7 +25,10 @@ import (
 //
 // An open loop's connections may be dealt out over several schedulers,
 // one per core (lanes: see schedule), each driving its share of them on a
-// reactor of its own and taking its share of the arrivals. The arrivals
+// reactor of its own and taking its share of the arrivals. A loop starts
+// on one lane with every connection and is split when that lane falls
+// behind: the other lanes get their connections from it as their calls
+// end (handover). The arrivals
 // that wait for a connection then wait in one queue (muxQueue), the
 // loop's, in the order they came, whichever lane took them; the first
 // connection freed in any lane takes the oldest; and the cap on calls in
@@ -60,6 +63,9 @@ type mslot struct {
 	out           bool          // its socket's writability is watched
 	backoff       time.Duration // closed loop: the wait after a failure
 	until         time.Time     // resting until
+	// moveTo, when above zero, is the lane (+1) the connection goes to
+	// when its call ends (see lane.split).
+	moveTo int8
 }
 
 // muxLoop is one action's calls on a reactor.
@@ -197,8 +203,18 @@ type reactor struct {
 
 	mu      sync.Mutex
 	arrived []connDone // reconnects done, for the loop
+	handed  []handover // connections another lane gave this one
+	closed  bool       // the poller is closed: nothing more is handed
 	wg      sync.WaitGroup
 	pending int // reconnects started and not taken back
+}
+
+// handover is a connection lane 0 gives another lane after a split (see
+// lane.split): slot of the receiving reactor's loop, down when it has no
+// connection.
+type handover struct {
+	loop, slot int32
+	down       bool
 }
 
 // connDone is a reconnect's outcome.
@@ -443,7 +459,24 @@ func (r *reactor) reconnects() {
 	r.mu.Lock()
 	done := r.arrived
 	r.arrived = nil
+	handed := r.handed
+	r.handed = nil
 	r.mu.Unlock()
+	for _, h := range handed {
+		l := r.loops[h.loop]
+		i := int(h.slot)
+		s := &l.slots[i]
+		s.state, s.out = slotIdle, false
+		if !h.down && l.m.Fd(i) >= 0 {
+			if err := r.p.add(l.m.Fd(i), l.idx, h.slot); err == nil {
+				l.idle = append(l.idle, h.slot)
+				continue
+			}
+			l.m.Cut(i)
+		}
+		s.state = slotDown
+		l.down = append(l.down, h.slot)
+	}
 	for _, d := range done {
 		r.pending--
 		l := r.loops[d.loop]
@@ -524,6 +557,13 @@ func (l *muxLoop) finish(r *reactor, i int, res action.Result) {
 // else the slot waits for the next arrival.
 func (l *muxLoop) following(r *reactor, i int) {
 	s := &l.slots[i]
+	if s.moveTo > 0 {
+		t := int(s.moveTo) - 1
+		s.moveTo = 0
+		if !r.stopped() && time.Now().Before(r.cutAt) && l.handOver(r, i, l.q.lanes[t]) {
+			return
+		}
+	}
 	if a, ok := l.queuedNext(r); ok {
 		l.start(r, i, a)
 		return
@@ -555,6 +595,54 @@ func (l *muxLoop) start(r *reactor, i int, a arrival) {
 	} else {
 		l.begin(r, i, a, a.handed)
 	}
+}
+
+// deal gives lane t of the loop's k lanes the connections c with c mod
+// k = t (see lane.split): those with no call at once, the others when
+// their call ends (following). Lane 0 only, before the other lanes start.
+func (l *muxLoop) deal(r *reactor, k uint64) {
+	for c := range l.slots {
+		t := uint64(c) % k
+		s := &l.slots[c]
+		switch {
+		case t == 0 || s.state == slotOther:
+		case s.state == slotIdle || s.state == slotDown:
+			list := &l.idle
+			if s.state == slotDown {
+				list = &l.down
+			}
+			if j := slices.Index(*list, int32(c)); j >= 0 {
+				*list = slices.Delete(*list, j, j+1)
+			}
+			if !l.handOver(r, c, l.q.lanes[t]) {
+				*list = append(*list, int32(c))
+			}
+		default:
+			s.moveTo = int8(t + 1)
+		}
+	}
+	l.publish()
+}
+
+// handOver gives connection i, which has no call and is in neither of
+// l's lists, to lane to. False, the connection left to l, when to has
+// ended.
+func (l *muxLoop) handOver(r *reactor, i int, to *muxLoop) bool {
+	s := &l.slots[i]
+	down := s.state == slotDown || l.m.Fd(i) < 0
+	to.r.mu.Lock()
+	defer to.r.mu.Unlock()
+	if to.r.closed {
+		return false
+	}
+	if !down {
+		r.p.remove(l.m.Fd(i))
+	}
+	s.state, s.out = slotOther, false
+	to.r.handed = append(to.r.handed, handover{to.idx, int32(i), down})
+	// Under the lock: a lane that closed its poller has said so first.
+	to.r.p.wake()
+	return true
 }
 
 // freeSlot takes a connection with no call: a connected one first.
@@ -758,6 +846,9 @@ func (r *reactor) close() {
 		r.abort()
 	}
 	r.wg.Wait()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 	r.reconnects()
 	r.p.close()
 }

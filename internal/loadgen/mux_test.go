@@ -451,12 +451,123 @@ func TestMuxRetries(t *testing.T) {
 }
 
 // lanes makes phases deal event-loop actions out over n lanes, whatever
-// this machine's cores, for the test.
+// this machine's cores, from their first arrival, for the test.
 func lanes(t *testing.T, n int) {
 	t.Helper()
-	was, wasRate := maxLanes, laneRate
-	maxLanes, laneRate = func() int { return n }, 1
-	t.Cleanup(func() { maxLanes, laneRate = was, wasRate })
+	splitLater(t, n, 0)
+}
+
+// splitLater makes phases split event-loop actions over n lanes, whatever
+// this machine's cores, after their first lane has handed out arrivals
+// for after (every arrival counts as behind).
+func splitLater(t *testing.T, n int, after time.Duration) {
+	t.Helper()
+	was, wasRate, wasLag, wasAfter := maxLanes, laneRate, splitLag, splitAfter
+	maxLanes, laneRate, splitLag, splitAfter = func() int { return n }, 1, -1, after
+	t.Cleanup(func() { maxLanes, laneRate, splitLag, splitAfter = was, wasRate, wasLag, wasAfter })
+}
+
+// laneSink counts the calls one lane recorded.
+type laneSink struct {
+	Sink
+	n *atomic.Int64
+}
+
+func (s laneSink) Record(o Outcome) {
+	s.n.Add(1)
+	s.Sink.Record(o)
+}
+
+// TestMuxLanesSplitMidFlight: a loop starts on one lane with every
+// connection, and splits over 2 after 100 ms, when its 4 connections are
+// all in calls of 30 ms (200/s offered, about 133/s served: a queue
+// builds). Connections 1 and 3 go to lane 1 as their calls end. The
+// schedule is still served exactly, each arrival once, and both lanes
+// make calls: lane 1 only on connections it was given.
+func TestMuxLanesSplitMidFlight(t *testing.T) {
+	splitLater(t, 2, 100*time.Millisecond)
+	p := newPgMux(t, 4, true, map[string]any{"query": "SELECT pg_sleep(0.03), $1::int", "args": []any{intArg()}})
+	rec, seen := tapped()
+	pc := poisson(t, "200/s")
+	d := 400 * time.Millisecond
+	rng, fork := forked(11)
+	var mu sync.Mutex
+	var perLane []*atomic.Int64
+	l := &OpenLoop{
+		Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
+		Run: p, Drop: rec.Drop, Miss: rec.Miss,
+		NewSink: func() Sink {
+			mu.Lock()
+			defer mu.Unlock()
+			n := &atomic.Int64{}
+			perLane = append(perLane, n)
+			return laneSink{rec.NewShard(), n}
+		},
+	}
+	start := time.Now()
+	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{l}})
+	want := offsets(pc, 11, d)
+	st := rec.Stats()
+	if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 {
+		t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want all %d of the schedule served", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
+	}
+	var got []time.Duration
+	for _, o := range seen() {
+		got = append(got, o.Intended.Sub(start))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
+	}
+	if len(perLane) != 2 || perLane[0].Load() == 0 || perLane[1].Load() == 0 {
+		var calls []int64
+		for _, n := range perLane {
+			calls = append(calls, n.Load())
+		}
+		t.Errorf("calls by lane %v; want both of 2 lanes to make some", calls)
+	}
+	if busy, conns := l.Inflight(); busy != 0 || conns != 4 {
+		t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)
+	}
+}
+
+// TestLaneBehind: lane 0 splits when it has been behind (an arrival
+// handed more than splitLag late, or more arrivals queued than the loop
+// has connections) for splitAfter, every arrival meanwhile; an arrival on
+// time starts the count again; a loop planned for one lane, or already
+// split, never asks.
+func TestLaneBehind(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	type step struct {
+		at, lag time.Duration
+		queued  int32
+		want    bool
+	}
+	for _, tc := range []struct {
+		name    string
+		planned uint64
+		steps   []step
+	}{
+		{"late for 20 ms", 2, []step{{0, ms(1), 0, false}, {ms(10), ms(1), 0, false}, {ms(20), ms(1), 0, true}}},
+		{"queued for 20 ms", 2, []step{{0, 0, 5, false}, {ms(19), 0, 9, false}, {ms(20), 0, 5, true}}},
+		{"a queue no longer than the connections is not behind", 2, []step{{0, 0, 4, false}, {ms(30), 0, 4, false}}},
+		{"on time in between", 2, []step{{0, ms(1), 0, false}, {ms(15), ms(0.2), 0, false}, {ms(25), ms(1), 0, false}, {ms(44), ms(1), 0, false}, {ms(45), ms(1), 0, true}}},
+		{"one lane planned", 1, []step{{0, ms(5), 50, false}, {ms(50), ms(5), 50, false}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln := &lane{start: func(*lane) {}}
+			q := newMuxQueue(100, 4, nil, nil)
+			s := &loopState{m: &muxLoop{q: q}, planned: tc.planned, lanes: 1}
+			for _, st := range tc.steps {
+				q.queued.Store(st.queued)
+				handed := t0.Add(st.at)
+				if got := ln.lagging(s, handed.Add(-st.lag), handed); got != st.want {
+					t.Fatalf("at %v, %v late, %d queued: behind %v; want %v", st.at, st.lag, st.queued, got, st.want)
+				}
+			}
+		})
+	}
 }
 
 // forked returns an open loop's generators, seeded alike.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,6 +256,10 @@ type loopState struct {
 	prev        time.Duration
 	lane, lanes uint64
 	end         time.Duration
+	// planned is how many lanes the loop may be split over (lane 0 only;
+	// see lane.split); replay is how many offsets a lane started by a
+	// split draws, on its own thread, before its share begins.
+	planned, replay uint64
 }
 
 // draw draws the loop's next offset.
@@ -285,11 +290,18 @@ type lane struct {
 	h       arrivals
 	r       *reactor
 	workers bool
+	// Lane 0 of a phase whose loops may be split: the other lanes, how
+	// to start one, and since when it has been behind (see split).
+	others  []*lane
+	start   func(*lane)
+	started bool
+	behind  time.Time
 }
 
 // maxLanes is how many lanes a phase may have: one per core. laneRate is
-// the arrivals per second above which a loop is dealt out over one more
-// lane. Both are variables for the tests.
+// the arrivals per second above which a loop may be dealt out over one
+// more lane, when its first falls behind (see lane.split). Both are
+// variables for the tests.
 //
 // Lanes cost CPU: each wakes for its own arrivals, and on a machine whose
 // cores sleep whenever they can, more of the wake-ups find a core asleep.
@@ -300,7 +312,10 @@ type lane struct {
 // against 24 with a p95 of 0.18 ms against 0.28 on a quiet one; at
 // 40,000/s one lane falls behind its schedule on a busy machine (its
 // thread issues every call and reads every answer, and the servers'
-// processes take its core) where two keep up.
+// processes take its core) where two keep up; on a quiet machine one
+// lane keeps up at 40,000/s and costs 16.2 µs against two lanes' 19.0,
+// the server's processes preempting each of two lanes on its own core
+// (hence the split only when behind).
 var (
 	maxLanes = runtime.NumCPU
 	laneRate = 30000.0
@@ -333,13 +348,15 @@ func splittable(l *OpenLoop) bool { return l.Rng == nil || l.Fork != nil }
 // schedule paces every open loop of the phase from heaps of next
 // arrivals: it sleeps until the earliest arrival (see sleeper), then
 // hands every arrival that is due to an idle worker, or a connection, of
-// its action. An action driven by the event loop at a high rate has its
-// connections dealt out over lanes, one per core at most (each lane a
-// thread of its own, with a reactor of its own, taking every k-th
+// its action. An action driven by the event loop at a high rate may have
+// its connections dealt out over lanes, one per core at most (each lane
+// a thread of its own, with a reactor of its own, taking every k-th
 // arrival of the loop's schedule): a single thread issuing every call
 // and reading every answer falls behind once the servers' processes take
-// its core (see laneRate). Lane 0, on the calling goroutine, also drives the loops run
-// by workers. Then it ends the workers and waits for them.
+// its core (see laneRate). It starts on lane 0, the calling goroutine,
+// and splits only when lane 0 falls behind (see lane.split): where one
+// thread keeps up, one costs less. Lane 0 also drives the loops run by
+// workers. Then it ends the workers and waits for them.
 func schedule(ctx, callCtx context.Context, ph Phase) {
 	end := ph.Start.Add(ph.Duration)
 	late := end.Add(min(ph.Drain/2, time.Second))
@@ -397,11 +414,18 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 		}
 	}
 	var wg sync.WaitGroup
-	for _, ln := range lanes[1:] {
+	lanes[0].others = lanes[1:]
+	lanes[0].start = func(ln *lane) {
+		ln.started = true
 		wg.Go(func() { ln.run(ctx, ph, late) })
 	}
 	lanes[0].run(ctx, ph, late)
 	wg.Wait()
+	for _, ln := range lanes[1:] {
+		if !ln.started {
+			ln.r.close()
+		}
+	}
 	for _, m := range attached {
 		m.Release()
 	}
@@ -410,10 +434,11 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	}
 }
 
-// attachLanes deals loop i's connections (at most its cap on calls in
-// flight) out over its lanes (see laneCount), and starts its schedule in
-// each. False, with nothing attached, when a poller refuses
-// a socket.
+// attachLanes gives loop i's connections (at most its cap on calls in
+// flight) to lane 0 and starts its schedule there; the other lanes it
+// may be split over (see laneCount) get a loop with no connection yet,
+// which a split fills (see lane.split). False, with nothing attached,
+// when a poller refuses a socket.
 func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool {
 	capIn := max(l.MaxInflight, 1)
 	n := min(capIn, m.Slots())
@@ -421,8 +446,10 @@ func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool
 	q := newMuxQueue(capIn, n, l.Gauge, l.Drop)
 	for t := range k {
 		var ids []int
-		for c := t; c < n; c += k {
-			ids = append(ids, c)
+		if t == 0 {
+			for c := range n {
+				ids = append(ids, c)
+			}
 		}
 		ml := &muxLoop{open: true, q: q, r: lanes[t].r}
 		if !lanes[t].r.attach(m, ids, ml) {
@@ -436,18 +463,78 @@ func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool
 		q.lanes = append(q.lanes, ml)
 	}
 	l.mux.Store(q)
-	for t, ml := range q.lanes {
-		rng := l.Rng
-		if k > 1 && l.Fork != nil {
-			rng = l.Fork()
-		}
-		ln := lanes[t]
-		ln.loops[i] = loopState{l: l, m: ml, rng: rng, lane: uint64(t), lanes: uint64(k), end: ph.Duration}
-		if off := ln.loops[i].next(); off < ph.Duration {
-			ln.h.push(due{off, i})
-		}
+	rng := l.Rng
+	if k > 1 && l.Fork != nil {
+		rng = l.Fork() // as the lanes of a split will draw
+	}
+	ln := lanes[0]
+	ln.loops[i] = loopState{l: l, m: q.lanes[0], rng: rng, lanes: 1, planned: uint64(k), end: ph.Duration}
+	if off := ln.loops[i].next(); off < ph.Duration {
+		ln.h.push(due{off, i})
 	}
 	return true
+}
+
+// Lane 0 is behind when it hands out an arrival more than splitLag after
+// its time, or with more arrivals queued than the loop has connections;
+// behind for splitAfter in a row (every arrival meanwhile), it splits its
+// loops over their lanes. Variables for the tests (a negative splitLag:
+// every arrival is behind).
+var (
+	splitLag   = 500 * time.Microsecond
+	splitAfter = 20 * time.Millisecond
+)
+
+// lagging tells whether lane 0, handing out an arrival of s intended at
+// intended at handed, is behind, and whether it has been for
+// splitAfter.
+func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
+	if ln.start == nil || s.m == nil || s.planned <= s.lanes {
+		return false
+	}
+	q := s.m.q
+	if handed.Sub(intended) <= splitLag && int(q.queued.Load()) <= q.conns {
+		ln.behind = time.Time{}
+		return false
+	}
+	if ln.behind.IsZero() {
+		ln.behind = handed
+	}
+	return handed.Sub(ln.behind) >= splitAfter
+}
+
+// split deals lane 0's loops out over the lanes planned for them (see
+// laneCount), for the rest of the phase, and starts those lanes. From
+// the next arrival each lane takes every k-th arrival of a loop's
+// schedule, as if it had been dealt out from the start: a new lane draws
+// the schedule again up to there (replay), from a generator seeded as
+// lane 0's. Connection c goes to lane c mod k: at once when it has no
+// call, else when its call ends (see muxLoop.following).
+func (ln *lane) split() {
+	start := ln.start
+	ln.start, ln.behind = nil, time.Time{}
+	for i := range ln.loops {
+		s := &ln.loops[i]
+		if s.m == nil || s.planned <= 1 || s.lanes > 1 {
+			continue
+		}
+		k := s.planned
+		for t := uint64(1); t < k; t++ {
+			var rng *rand.Rand // a shape that draws nothing
+			if s.l.Fork != nil {
+				rng = s.l.Fork()
+			}
+			nl := ln.others[t-1]
+			nl.loops[i] = loopState{l: s.l, m: s.m.q.lanes[t], rng: rng, lane: t, lanes: k, end: s.end, replay: s.n}
+		}
+		s.lanes = k
+		s.m.deal(ln.r, k)
+	}
+	for _, nl := range ln.others {
+		if slices.ContainsFunc(nl.loops, func(s loopState) bool { return s.l != nil }) {
+			start(nl)
+		}
+	}
 }
 
 // run hands out the lane's arrivals until the end of their schedules (or
@@ -464,6 +551,17 @@ func (ln *lane) run(ctx context.Context, ph Phase, late time.Time) {
 	// 48.8–49.2 locked, futex calls 378/s against 990/s; no difference at
 	// 10,000 and 40,000/s.
 	sl.useReactor(r, ln.workers)
+	for i := range ln.loops {
+		// A lane started by a split: its share of the schedule.
+		if s := &ln.loops[i]; s.l != nil && s.replay > 0 {
+			for s.n < s.replay {
+				s.draw()
+			}
+			if off := s.next(); off < ph.Duration {
+				ln.h.push(due{off, i})
+			}
+		}
+	}
 	h := ln.h
 	for len(h) > 0 && ctx.Err() == nil {
 		sl.until(ctx, ph.Start.Add(h[0].at))
@@ -489,6 +587,9 @@ func (ln *lane) run(ctx context.Context, ph Phase, late time.Time) {
 			}
 			s := &ln.loops[top.loop]
 			if s.m != nil {
+				if ln.lagging(s, intended, handed) {
+					ln.split()
+				}
 				s.m.dispatch(r, arrival{intended: intended, handed: handed})
 			} else {
 				s.p.dispatch(arrival{intended: intended, handed: handed})

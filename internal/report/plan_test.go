@@ -12,9 +12,10 @@ import (
 	"github.com/pbenchd/pbenchd/internal/config"
 )
 
-// TestPlanLanes: `check` says when an open loop on the event loop is dealt
-// out over lanes (one per 30,000/s of its mean rate, at most one per core
-// and per connection), and says nothing of lanes for a loop on one.
+// TestPlanLanes: `check` says when an open loop on the event loop may be
+// dealt out over lanes (one per 30,000/s of its mean rate, at most one
+// per core and per connection), and says nothing of lanes for a loop
+// that stays on one.
 func TestPlanLanes(t *testing.T) {
 	cores := runtime.NumCPU()
 	for _, tc := range []struct {
@@ -54,7 +55,7 @@ scenarios:
 			}
 			p := PlanOf(cfg, cfg.Scenario("lanes"))
 			loop := p.Phases[0].Actions[0].Loop
-			mention := fmt.Sprintf(", over %d lanes (threads: one per 30000/s of its mean rate, at most one per core and per connection)", tc.want)
+			mention := fmt.Sprintf(", up to %d lanes (threads: one per 30000/s of its mean rate, at most one per core and per connection; split from one when it falls behind)", tc.want)
 			if tc.want > 1 && !strings.HasSuffix(loop, mention) {
 				t.Errorf("loop %q; want it to end with %q", loop, mention)
 			}
