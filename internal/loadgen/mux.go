@@ -88,6 +88,9 @@ type muxLoop struct {
 	free atomic.Int32
 	// Closed loops: no call starts at or after end.
 	end time.Time
+	// answerLag is how long after its answer reached the socket the
+	// lane took the last call's (see lane.lagging).
+	answerLag time.Duration
 	// inflight counts this lane's calls in flight (for a closed loop,
 	// a live read).
 	inflight atomic.Int64
@@ -518,6 +521,7 @@ func (l *muxLoop) finish(r *reactor, i int, res action.Result) {
 	if !res.End.IsZero() && res.End.Before(end) {
 		// The kernel's receive time of the answer: the loop's own
 		// wake-up, or a lazy wait (see reactor.lazy), is not the call's.
+		l.answerLag = end.Sub(res.End)
 		end = res.End
 		if end.Before(res.Start) {
 			end = res.Start

@@ -476,13 +476,15 @@ func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool
 }
 
 // Lane 0 is behind when it hands out an arrival more than splitLag after
-// its time, or with more arrivals queued than the loop has connections;
-// behind for splitAfter in a row (every arrival meanwhile), it splits its
-// loops over their lanes. Variables for the tests (a negative splitLag:
-// every arrival is behind).
+// its time, or took the last answer more than splitLag after it reached
+// the socket (the kernel's stamp); behind for splitAfter in a row (every
+// arrival meanwhile), it splits its loops over their lanes. Arrivals
+// queued for a connection are not a sign: a slow server queues them
+// too, and more lanes would not serve it faster. Variables for the tests
+// (a negative splitLag: every arrival is behind).
 var (
-	splitLag   = 500 * time.Microsecond
-	splitAfter = 20 * time.Millisecond
+	splitLag   = time.Millisecond
+	splitAfter = 50 * time.Millisecond
 )
 
 // lagging tells whether lane 0, handing out an arrival of s intended at
@@ -492,8 +494,7 @@ func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
 	if ln.start == nil || s.m == nil || s.planned <= s.lanes {
 		return false
 	}
-	q := s.m.q
-	if handed.Sub(intended) <= splitLag && int(q.queued.Load()) <= q.conns {
+	if handed.Sub(intended) <= splitLag && s.m.answerLag <= splitLag {
 		ln.behind = time.Time{}
 		return false
 	}
