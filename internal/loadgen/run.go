@@ -543,15 +543,23 @@ func (ln *lane) split() {
 func (ln *lane) run(ctx context.Context, ph Phase, late time.Time) {
 	r := ln.r
 	sl := newSleeper()
-	// The lane's goroutine is not locked to a thread, even when it runs
-	// nothing but the event loop: it yields every few milliseconds (see
-	// reactor.y), and a locked goroutine's yield hands its P to another
-	// thread and back, two futex wake-ups where an unlocked one has at
-	// most one. Measured at 2,000/s (SELECT 1, 8 connections, runs
-	// alternated): 45.7–47.9 µs of client CPU per call against
-	// 48.8–49.2 locked, futex calls 378/s against 990/s; no difference at
-	// 10,000 and 40,000/s.
+	// Lane 0 is not locked to a thread, even when it runs nothing but
+	// the event loop: it yields every few milliseconds (see reactor.y),
+	// and a locked goroutine's yield hands its P to another thread and
+	// back, two futex wake-ups where an unlocked one has at most one.
+	// Measured at 2,000/s (SELECT 1, 8 connections, runs alternated):
+	// 45.7–47.9 µs of client CPU per call against 48.8–49.2 locked, futex
+	// calls 378/s against 990/s; no difference at 10,000 and 40,000/s.
+	// The lanes a split starts are: unlocked, a lane woken for a queued
+	// arrival could wait for a P while the others spin to their next
+	// arrival (seen with 3 lanes on 2 cores under the race detector:
+	// arrivals queued to the cap beside a lane's free connection).
 	sl.useReactor(r, ln.workers)
+	if r != nil && !ln.workers && ln.start == nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r.p.locked = true
+	}
 	for i := range ln.loops {
 		// A lane started by a split: its share of the schedule.
 		if s := &ln.loops[i]; s.l != nil && s.replay > 0 {
