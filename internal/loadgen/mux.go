@@ -178,9 +178,19 @@ func (q *muxQueue) pop() (arrival, bool) {
 func (q *muxQueue) wake(from *muxLoop) {
 	for _, l := range q.lanes {
 		if l != from && (l.free.Load() > 0 || l.r.napping.Load()) {
-			l.r.p.wake()
+			l.r.wakeUp()
 		}
 	}
+}
+
+// wakeUp wakes the reactor's loop from another lane, unless it has
+// closed its poller (whose descriptors may since name other files).
+func (r *reactor) wakeUp() {
+	r.mu.Lock()
+	if !r.closed {
+		r.p.wake()
+	}
+	r.mu.Unlock()
 }
 
 // reactor is an event loop over the connections of some mux loops, run
