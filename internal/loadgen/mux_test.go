@@ -532,15 +532,17 @@ func TestMuxLanesSplitMidFlight(t *testing.T) {
 }
 
 // TestLaneBehind: lane 0 splits when it has been behind (an arrival
-// handed more than splitLag late, or the last answer taken more than
-// splitLag after it came) for splitAfter, every arrival meanwhile; an
-// arrival on time starts the count again; arrivals queued are no sign; a
-// loop planned for one lane, or already split, never asks.
+// handed more than splitLag late, the last answer taken more than
+// splitLag after it came, or more arrivals queued than the loop's 4
+// connections) for splitAfter, every arrival meanwhile; an arrival on
+// time starts the count again; a loop planned for one lane, or already
+// split, never asks.
 func TestLaneBehind(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	ms := func(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
+	after, late := splitAfter, 2*splitLag
 	type step struct {
 		at, lag, answer time.Duration
+		queued          int32
 		want            bool
 	}
 	for _, tc := range []struct {
@@ -548,23 +550,24 @@ func TestLaneBehind(t *testing.T) {
 		planned uint64
 		steps   []step
 	}{
-		{"late for 50 ms", 2, []step{{0, ms(2), 0, false}, {ms(30), ms(2), 0, false}, {ms(50), ms(2), 0, true}}},
-		{"answers taken late for 50 ms", 2, []step{{0, 0, ms(2), false}, {ms(49), 0, ms(5), false}, {ms(50), 0, ms(2), true}}},
-		{"late and then answers late", 2, []step{{0, ms(2), 0, false}, {ms(25), 0, ms(2), false}, {ms(50), ms(2), ms(2), true}}},
-		{"at the threshold is on time", 2, []step{{0, ms(1), ms(1), false}, {ms(80), ms(1), ms(1), false}}},
-		{"on time in between", 2, []step{{0, ms(2), 0, false}, {ms(40), ms(0.2), ms(0.1), false}, {ms(60), ms(2), 0, false}, {ms(109), ms(2), 0, false}, {ms(110), ms(2), 0, true}}},
-		{"one lane planned", 1, []step{{0, ms(5), ms(5), false}, {ms(100), ms(5), ms(5), false}}},
+		{"late for splitAfter", 2, []step{{0, late, 0, 0, false}, {after / 2, late, 0, 0, false}, {after, late, 0, 0, true}}},
+		{"answers taken late for splitAfter", 2, []step{{0, 0, late, 0, false}, {after - 1, 0, 5 * late, 0, false}, {after, 0, late, 0, true}}},
+		{"queued beyond the connections for splitAfter", 2, []step{{0, 0, 0, 5, false}, {after - 1, 0, 0, 90, false}, {after, 0, 0, 5, true}}},
+		{"late, then answers late, then queued", 2, []step{{0, late, 0, 0, false}, {after / 3, 0, late, 0, false}, {after / 2, 0, 0, 5, false}, {after, late, late, 5, true}}},
+		{"at the thresholds is on time", 2, []step{{0, splitLag, splitLag, 4, false}, {2 * after, splitLag, splitLag, 4, false}}},
+		{"on time in between", 2, []step{{0, late, 0, 0, false}, {after - 1, 0, 0, 0, false}, {after, late, 0, 0, false}, {2*after - 1, 0, 0, 5, false}, {2 * after, late, 0, 0, true}}},
+		{"one lane planned", 1, []step{{0, 5 * late, 5 * late, 50, false}, {2 * after, 5 * late, 5 * late, 50, false}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln := &lane{start: func(*lane) {}}
 			q := newMuxQueue(100, 4, nil, nil)
-			q.queued.Store(100) // a full queue: no sign either way
 			s := &loopState{m: &muxLoop{q: q}, planned: tc.planned, lanes: 1}
 			for _, st := range tc.steps {
 				s.m.answerLag = st.answer
+				q.queued.Store(st.queued)
 				handed := t0.Add(st.at)
 				if got := ln.lagging(s, handed.Add(-st.lag), handed); got != st.want {
-					t.Fatalf("at %v, %v late, answer %v late: behind %v; want %v", st.at, st.lag, st.answer, got, st.want)
+					t.Fatalf("at %v, %v late, answer %v late, %d queued: behind %v; want %v", st.at, st.lag, st.answer, st.queued, got, st.want)
 				}
 			}
 			ln.split()

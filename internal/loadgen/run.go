@@ -476,15 +476,21 @@ func attachLanes(ph Phase, lanes []*lane, i int, l *OpenLoop, m action.Mux) bool
 }
 
 // Lane 0 is behind when it hands out an arrival more than splitLag after
-// its time, or took the last answer more than splitLag after it reached
-// the socket (the kernel's stamp); behind for splitAfter in a row (every
-// arrival meanwhile), it splits its loops over their lanes. Arrivals
-// queued for a connection are not a sign: a slow server queues them
-// too, and more lanes would not serve it faster. Variables for the tests
-// (a negative splitLag: every arrival is behind).
+// its time, took the last answer more than splitLag after it reached the
+// socket (the kernel's stamp), or finds more arrivals queued than the
+// loop has connections; behind for splitAfter in a row (every arrival
+// meanwhile), it splits its loops over their lanes. A queue counts too:
+// on a machine too busy for one lane (two CPU hogs beside a loop at
+// 40,000/s, on 2 cores) the lane hands out arrivals and takes answers on
+// time while its queue grows to hundreds of milliseconds, and two lanes
+// serve it in a few (README). A split is for the rest of the phase, so a
+// burst (20 ms of queue, or 50 ms of a stalled thread, split quiet runs
+// at 40,000/s) must not be taken for that: the window is 200 ms.
+// Variables for the tests (a negative splitLag: every arrival is
+// behind).
 var (
 	splitLag   = time.Millisecond
-	splitAfter = 50 * time.Millisecond
+	splitAfter = 200 * time.Millisecond
 )
 
 // lagging tells whether lane 0, handing out an arrival of s intended at
@@ -494,7 +500,8 @@ func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
 	if ln.start == nil || s.m == nil || s.planned <= s.lanes {
 		return false
 	}
-	if handed.Sub(intended) <= splitLag && s.m.answerLag <= splitLag {
+	q := s.m.q
+	if handed.Sub(intended) <= splitLag && s.m.answerLag <= splitLag && int(q.queued.Load()) <= q.conns {
 		ln.behind = time.Time{}
 		return false
 	}
