@@ -286,19 +286,16 @@ func (r *Registry) Connections(name string, spec any) (int, string) {
 	return 0, ""
 }
 
-// EventLoop tells whether action a's calls would be driven by an event
-// loop (loadgen's): a kind with a method eventLoop(spec) bool saying so.
-func (r *Registry) EventLoop(a *config.Action) bool {
-	k, ok := r.Lookup(a.Kind)
+// EventLoop tells whether an action of kind name with settings spec (as
+// Spec decodes them) would be driven by an event loop (loadgen's): a
+// kind with a method eventLoop(spec) bool saying so.
+func (r *Registry) EventLoop(name string, spec any) bool {
+	k, ok := r.Lookup(name)
 	if !ok {
 		return false
 	}
 	el, ok := k.(interface{ eventLoop(spec any) bool })
-	if !ok {
-		return false
-	}
-	spec, err := r.Spec(a, "")
-	return err == nil && el.eventLoop(spec)
+	return ok && el.eventLoop(spec)
 }
 
 // needTarget checks that an action of kind runs against a target of the

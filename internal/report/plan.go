@@ -322,7 +322,7 @@ func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action, d time.
 			}
 			conns = n
 		}
-		if action.Kinds.EventLoop(a) {
+		if action.Kinds.EventLoop(a.Kind, settings) {
 			if n, per := loadgen.PlannedLanes(pace.MeanRate(p, 0, d), capacity, conns); n > 1 {
 				text += fmt.Sprintf(", up to %d lanes (threads: one per %.0f/s of its mean rate, at most one per core and per connection; split from one when it falls behind)", n, per)
 			}
