@@ -113,10 +113,15 @@ type muxQueue struct {
 	gauge    Gauge
 	dropped  func(intended, now time.Time)
 	lanes    []*muxLoop
+	// mergeAt is the offset from which lane 0 takes every arrival
+	// again (see lane.merge); never while the loop is split or was not.
+	mergeAt atomic.Int64
 }
 
 func newMuxQueue(capIn, conns int, gauge Gauge, dropped func(intended, now time.Time)) *muxQueue {
-	return &muxQueue{ring: make([]arrival, capIn), max: int64(capIn), conns: conns, gauge: gauge, dropped: dropped}
+	q := &muxQueue{ring: make([]arrival, capIn), max: int64(capIn), conns: conns, gauge: gauge, dropped: dropped}
+	q.mergeAt.Store(never)
+	return q
 }
 
 // admit counts an arrival in flight, unless the loop is at its cap.
@@ -222,9 +227,9 @@ type reactor struct {
 	pending int // reconnects started and not taken back
 }
 
-// handover is a connection lane 0 gives another lane after a split (see
-// lane.split): slot of the receiving reactor's loop, down when it has no
-// connection.
+// handover is a connection a lane gives another at a split or a merge
+// (see muxLoop.deal): slot of the receiving reactor's loop, down when it
+// has no connection.
 type handover struct {
 	loop, slot int32
 	down       bool
@@ -611,15 +616,17 @@ func (l *muxLoop) start(r *reactor, i int, a arrival) {
 	}
 }
 
-// deal gives lane t of the loop's k lanes the connections c with c mod
-// k = t (see lane.split): those with no call at once, the others when
-// their call ends (following). Lane 0 only, before the other lanes start.
-func (l *muxLoop) deal(r *reactor, k uint64) {
+// deal gives each of this lane's connections c to lane to(c), unless
+// that is this lane (own): those with no call at once, the others when
+// their call ends (following). A split deals lane 0's out over the
+// loop's k lanes (c mod k), a merge gives another lane's back to lane 0
+// (see lane.split, lane.merge).
+func (l *muxLoop) deal(r *reactor, own int, to func(c int) int) {
 	for c := range l.slots {
-		t := uint64(c) % k
+		t := to(c)
 		s := &l.slots[c]
 		switch {
-		case t == 0 || s.state == slotOther:
+		case t == own || s.state == slotOther:
 		case s.state == slotIdle || s.state == slotDown:
 			list := &l.idle
 			if s.state == slotDown {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -531,6 +532,188 @@ func TestMuxLanesSplitMidFlight(t *testing.T) {
 	}
 }
 
+// mergeEvery makes lane 0 merge its lanes back after after of each split
+// (instead of when they are idle), for the test; merges counts them.
+func mergeEvery(t *testing.T, after time.Duration) (merges *atomic.Int64) {
+	t.Helper()
+	was := mergeWhen
+	merges = &atomic.Int64{}
+	mergeWhen = func(ln *lane, _ *loopState, _, now time.Time) bool {
+		if now.Sub(ln.splitAt) < after {
+			return false
+		}
+		merges.Add(1)
+		return true
+	}
+	t.Cleanup(func() { mergeWhen = was })
+	return merges
+}
+
+// TestMuxLanesMergeAndSplitAgain: a loop splits over 2 lanes after 40 ms
+// of its first lane, merges back 40 ms after each split and splits again
+// 40 ms after each merge, over and over in 800 ms, with fast calls and
+// with calls of 5 ms (connections then move at the end of their calls,
+// both ways). Each arrival of the schedule is still served once, by one
+// lane or the other, none dropped, missed or failed; lane 1 makes calls;
+// and all 4 connections are back after the phase.
+func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, rate string
+	}{
+		{"fast calls", "SELECT $1::int", "2000/s"},
+		{"calls of 5 ms", "SELECT pg_sleep(0.005), $1::int", "400/s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			splitLater(t, 2, 40*time.Millisecond)
+			merges := mergeEvery(t, 40*time.Millisecond)
+			p := newPgMux(t, 4, true, map[string]any{"query": tc.query, "args": []any{intArg()}})
+			rec, seen := tapped()
+			pc := poisson(t, tc.rate)
+			d := 800 * time.Millisecond
+			rng, fork := forked(5)
+			var mu sync.Mutex
+			var perLane []*atomic.Int64
+			l := &OpenLoop{
+				Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
+				Run: p, Drop: rec.Drop, Miss: rec.Miss,
+				NewSink: func() Sink {
+					mu.Lock()
+					defer mu.Unlock()
+					n := &atomic.Int64{}
+					perLane = append(perLane, n)
+					return laneSink{rec.NewShard(), n}
+				},
+			}
+			start := time.Now()
+			Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{l}})
+			want := offsets(pc, 5, d)
+			st := rec.Stats()
+			if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 {
+				t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want all %d of the schedule served", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
+			}
+			var got []time.Duration
+			for _, o := range seen() {
+				got = append(got, o.Intended.Sub(start))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
+			}
+			t.Logf("%d merges, calls by lane %d/%d", merges.Load(), perLane[0].Load(), perLane[len(perLane)-1].Load())
+			if n := merges.Load(); n < 2 {
+				t.Errorf("%d merges in %v; want a split, a merge and another of each at least", n, d)
+			}
+			if len(perLane) != 2 || perLane[1].Load() == 0 {
+				t.Errorf("%d lanes, lane 1 making some calls; want 2, each making some", len(perLane))
+			}
+			if busy, conns := l.Inflight(); busy != 0 || conns != 4 {
+				t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)
+			}
+		})
+	}
+}
+
+// TestLaneMergeable: lane 0 merges its lanes when, for mergeAfter in a
+// row (doubled after each merge), it handed out every arrival on time and
+// at every look its lanes ran less than mergeRun of a core between them
+// while the machine had mergeIdle of a core idle, with at most mergeLate
+// (5 %) of its arrivals behind in between: counted from the look before
+// the first such look. The
+// threads' CPU and the machine's idle time are given (looks every 100
+// ms, a machine of NumCPU cores with 100 ticks a second each).
+func TestLaneMergeable(t *testing.T) {
+	wasLook, wasAfter, wasCPU, wasIdle := mergeLook, mergeAfter, threadCPU, idleCPU
+	t.Cleanup(func() { mergeLook, mergeAfter, threadCPU, idleCPU = wasLook, wasAfter, wasCPU, wasIdle })
+	mergeLook, mergeAfter = 100*time.Millisecond, 400*time.Millisecond
+	ncpu := int64(runtime.NumCPU())
+	type look struct {
+		run, idle    float64 // cores, over the 100 ms before the look
+		late, ontime int     // arrivals handed out behind and on time before it
+		want         bool
+	}
+	on := look{run: 0.5, idle: 1}
+	yes := on
+	yes.want = true
+	for _, tc := range []struct {
+		name   string
+		merges int
+		looks  []look
+	}{
+		{"quiet for mergeAfter", 0, []look{on, on, on, yes}},
+		{"lanes running mergeRun", 0, []look{on, on, {run: mergeRun, idle: 1}, on, on, on, yes}},
+		{"too little idle", 0, []look{on, {run: 0.1, idle: 0.2}, on, on, on, yes}},
+		{"6 in 101 arrivals late", 0, []look{on, on, {run: 0.5, idle: 1, late: 6, ontime: 95}, on, on, on, yes}},
+		{"5 in 101 arrivals late", 0, []look{on, on, {run: 0.5, idle: 1, late: 5, ontime: 96}, yes}},
+		{"after a merge, twice as long", 1, []look{on, on, on, on, on, on, on, yes}},
+		{"after 20 merges, mergeMax", 20, slices.Concat(slices.Repeat([]look{on}, int(mergeMax/mergeLook)-1), []look{yes})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var run time.Duration
+			var idle, total int64
+			threadCPU = func(int32) (time.Duration, bool) { return run, true }
+			idleCPU = func() (int64, int64, bool) { return idle, total, true }
+			q := newMuxQueue(100, 4, nil, nil)
+			s := &loopState{m: &muxLoop{q: q}}
+			ln := &lane{merges: tc.merges}
+			now := time.Unix(1000, 0)
+			if ln.mergeable(s, now, now) {
+				t.Fatalf("merged at the first look")
+			}
+			for i, l := range tc.looks {
+				for range l.late {
+					if ln.mergeable(s, now.Add(-2*splitLag), now) {
+						t.Fatalf("look %d: merged on a late arrival", i)
+					}
+				}
+				for range l.ontime {
+					if ln.mergeable(s, now, now) {
+						t.Fatalf("look %d: merged between looks", i)
+					}
+				}
+				now = now.Add(mergeLook)
+				run += time.Duration(l.run * float64(mergeLook))
+				total += 10 * ncpu
+				idle += int64(l.idle * 10)
+				if got := ln.mergeable(s, now, now); got != l.want {
+					t.Fatalf("look %d (%.2f of a core run, %.2f idle): mergeable %v; want %v", i, l.run, l.idle, got, l.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadReadings: a thread's CPU clock counts its own spinning, at most
+// the wall time it spun; the machine's idle time is part of its total.
+func TestLoadReadings(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	tid := threadID()
+	i0, t0, ok2 := machineIdle()
+	start := time.Now()
+	r0, ok := threadRun(tid)
+	if !ok || !ok2 {
+		t.Fatalf("thread CPU readable %v, machine idle readable %v", ok, ok2)
+	}
+	var r1 time.Duration
+	for r1 <= r0 && time.Since(start) < 5*time.Second {
+		for end := time.Now().Add(10 * time.Millisecond); time.Now().Before(end); {
+		}
+		r1, _ = threadRun(tid)
+	}
+	wall := time.Since(start)
+	// The two clocks are read apart: a millisecond's slack.
+	if r1 <= r0 || r1-r0 > wall+time.Millisecond {
+		t.Errorf("spinning %v: the thread's CPU went from %v to %v", wall, r0, r1)
+	}
+	i1, t1, _ := machineIdle()
+	if t1 <= t0 || i1 < i0 || i1-i0 > t1-t0 {
+		t.Errorf("machine: idle %d to %d, total %d to %d", i0, i1, t0, t1)
+	}
+	if _, ok := threadRun(0); ok {
+		t.Errorf("thread 0 read as a thread")
+	}
+}
+
 // TestLaneBehind: lane 0 splits when it has been behind (an arrival
 // handed more than splitLag late, the last answer taken more than
 // splitLag after it came, or more arrivals queued than the loop's 4
@@ -570,7 +753,7 @@ func TestLaneBehind(t *testing.T) {
 					t.Fatalf("at %v, %v late, answer %v late, %d queued: behind %v; want %v", st.at, st.lag, st.answer, st.queued, got, st.want)
 				}
 			}
-			ln.split()
+			ln.split(t0)
 			if ln.lagging(s, t0, t0.Add(time.Second)) {
 				t.Errorf("asked to split again after the split")
 			}

@@ -161,6 +161,14 @@ func (p *poller) epollWait(d time.Duration) (int, error) {
 	return unix.EpollWait(p.ep, p.evs, ms)
 }
 
+// setLocked tells whether one thread waits from now on.
+func (p *poller) setLocked(locked bool) {
+	p.locked = locked
+	if !locked {
+		p.slackSet = false // the next thread may not have it
+	}
+}
+
 func (p *poller) close() {
 	unix.Close(p.ep)
 	unix.Close(p.ev)

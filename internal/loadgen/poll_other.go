@@ -25,6 +25,7 @@ func (*poller) watch(int, int32, int32, bool) error                  { return er
 func (*poller) remove(int)                                           {}
 func (*poller) wake()                                                {}
 func (*poller) close()                                               {}
+func (p *poller) setLocked(locked bool)                              { p.locked = locked }
 func (*poller) wait(time.Duration, []pollEvent) ([]pollEvent, error) { return nil, errNoPoller }
 
 func (*poller) sleep(time.Duration) {}

@@ -260,6 +260,10 @@ type loopState struct {
 	// see lane.split); replay is how many offsets a lane started by a
 	// split draws, on its own thread, before its share begins.
 	planned, replay uint64
+	// merging: lane 0 takes every arrival from mergeAt on (see
+	// lane.merge), and the loop is on one lane again once it draws one.
+	mergeAt time.Duration
+	merging bool
 }
 
 // draw draws the loop's next offset.
@@ -274,9 +278,12 @@ func (s *loopState) draw() time.Duration {
 // the schedule ends first).
 func (s *loopState) next() time.Duration {
 	for {
-		own := s.lanes <= 1 || s.n%s.lanes == s.lane
+		n := s.n
 		off := s.draw()
-		if own || off >= s.end {
+		if s.merging && off >= s.mergeAt {
+			s.merging, s.lanes = false, 1
+		}
+		if s.lanes <= 1 || n%s.lanes == s.lane || off >= s.end {
 			return off
 		}
 	}
@@ -296,7 +303,35 @@ type lane struct {
 	start   func(*lane)
 	started bool
 	behind  time.Time
+	// Lane 0: whether its loops are split or merging back (see merge),
+	// when it last split, how many merges the phase has had, and what
+	// mergeable reads of the lanes' threads.
+	state   laneState
+	splitAt time.Time
+	merges  int
+	look    laneLook
+	// other: a lane a split starts. Its thread, for lane 0's look, and
+	// what lane 0 posts it once it runs (under mu): its loops again, for
+	// a split after a merge, or the end of the phase (quit); parked: it
+	// has handed out its last arrival (a merge, or its schedule's end).
+	other  bool
+	tid    atomic.Int32
+	mu     sync.Mutex
+	post   []loopState
+	quit   bool
+	parked bool
 }
+
+// laneState is where lane 0's loops stand: on lane 0 alone, split over
+// their lanes, or merging back (the other lanes hand out their last
+// arrivals before the merge and give their connections back).
+type laneState uint8
+
+const (
+	laneOne laneState = iota
+	laneSplit
+	laneMerging
+)
 
 // maxLanes is how many lanes a phase may have: one per core. laneRate is
 // the arrivals per second above which a loop may be dealt out over one
@@ -415,6 +450,9 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 	}
 	var wg sync.WaitGroup
 	lanes[0].others = lanes[1:]
+	for _, ln := range lanes[1:] {
+		ln.other = true
+	}
 	lanes[0].start = func(ln *lane) {
 		ln.started = true
 		wg.Go(func() { ln.run(ctx, ph, late) })
@@ -508,103 +546,330 @@ func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
 	if ln.behind.IsZero() {
 		ln.behind = handed
 	}
-	return handed.Sub(ln.behind) >= splitAfter
+	return handed.Sub(ln.behind) >= splitAfter && ln.settled()
+}
+
+// settled tells whether every lane started has parked since the last
+// merge (a lane still handing out arrivals before the merge's point
+// would take arrivals a new split deals out anew).
+func (ln *lane) settled() bool {
+	for _, nl := range ln.others {
+		if nl.started {
+			nl.mu.Lock()
+			parked := nl.parked
+			nl.mu.Unlock()
+			if !parked {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // split deals lane 0's loops out over the lanes planned for them (see
-// laneCount), for the rest of the phase, and starts those lanes. From
-// the next arrival each lane takes every k-th arrival of a loop's
-// schedule, as if it had been dealt out from the start: a new lane draws
-// the schedule again up to there (replay), from a generator seeded as
-// lane 0's. Connection c goes to lane c mod k: at once when it has no
-// call, else when its call ends (see muxLoop.following).
-func (ln *lane) split() {
+// laneCount), and starts those lanes (or, after a merge, posts them their
+// loops again). From the next arrival each lane takes every k-th arrival
+// of a loop's schedule, as if it had been dealt out from the start: a
+// lane started now draws the schedule again up to there (replay), from a
+// generator seeded as lane 0's; a lane that ran before goes on drawing
+// from where its last arrival left it. Connection c goes to lane c mod
+// k: at once when it has no call, else when its call ends (see
+// muxLoop.following). Lane 0 locks its thread while split, so that
+// mergeable can read its load.
+func (ln *lane) split(now time.Time) {
 	start := ln.start
-	ln.start, ln.behind = nil, time.Time{}
+	ln.behind = time.Time{}
+	posts := make([][]loopState, len(ln.others))
 	for i := range ln.loops {
 		s := &ln.loops[i]
 		if s.m == nil || s.planned <= 1 || s.lanes > 1 {
 			continue
 		}
 		k := s.planned
+		s.m.q.mergeAt.Store(never)
 		for t := uint64(1); t < k; t++ {
 			var rng *rand.Rand // a shape that draws nothing
 			if s.l.Fork != nil {
 				rng = s.l.Fork()
 			}
 			nl := ln.others[t-1]
-			nl.loops[i] = loopState{l: s.l, m: s.m.q.lanes[t], rng: rng, lane: t, lanes: k, end: s.end, replay: s.n}
+			ps := loopState{l: s.l, m: s.m.q.lanes[t], rng: rng, lane: t, lanes: k, end: s.end, replay: s.n}
+			if !nl.started {
+				nl.loops[i] = ps
+				continue
+			}
+			if posts[t-1] == nil {
+				posts[t-1] = make([]loopState, len(ln.loops))
+			}
+			posts[t-1][i] = ps
 		}
 		s.lanes = k
-		s.m.deal(ln.r, k)
+		s.m.deal(ln.r, 0, func(c int) int { return c % int(k) })
 	}
-	for _, nl := range ln.others {
-		if slices.ContainsFunc(nl.loops, func(s loopState) bool { return s.l != nil }) {
+	for t, nl := range ln.others {
+		switch {
+		case posts[t] != nil:
+			nl.mu.Lock()
+			nl.post, nl.parked = posts[t], false
+			nl.mu.Unlock()
+			nl.r.wakeUp()
+		case !nl.started && slices.ContainsFunc(nl.loops, func(s loopState) bool { return s.l != nil }):
 			start(nl)
 		}
 	}
+	ln.state, ln.splitAt, ln.look = laneSplit, now, laneLook{}
+	if ln.r != nil && !ln.r.p.locked {
+		runtime.LockOSThread()
+		ln.r.p.setLocked(true)
+	}
+	ln.tid.Store(threadID())
+}
+
+// merge takes lane 0's loops back from their lanes: each lane hands out
+// its arrivals due before the merge's point, a millisecond from now and
+// past lane 0's next arrival (so that lane 0 has skipped none after it),
+// then gives its connections back, at once when they have no call, else
+// when the call ends; lane 0 takes every arrival from that point on. The
+// arrivals issued are still exactly those one thread would issue.
+func (ln *lane) merge(now, start time.Time) {
+	for i := range ln.loops {
+		s := &ln.loops[i]
+		if s.m == nil || s.lanes <= 1 {
+			continue
+		}
+		at := max(now.Sub(start)+mergeMargin, s.prev+1)
+		s.mergeAt, s.merging = at, true
+		s.m.q.mergeAt.Store(int64(at))
+		for c := range s.m.slots {
+			s.m.slots[c].moveTo = 0 // a call the split dealt out stays
+		}
+	}
+	ln.state, ln.look = laneMerging, laneLook{}
+	ln.merges++
+}
+
+// merged ends a merge once every loop is on lane 0 alone again.
+func (ln *lane) merged() {
+	for i := range ln.loops {
+		if ln.loops[i].lanes > 1 {
+			return
+		}
+	}
+	ln.state, ln.behind = laneOne, time.Time{}
+	if ln.r != nil && ln.r.p.locked {
+		ln.r.p.setLocked(false)
+		runtime.UnlockOSThread()
+	}
+}
+
+// Lanes merge back when, looked at every mergeLook for mergeAfter in a
+// row (doubled at each merge of the phase, up to mergeMax), lane 0 handed
+// out at most mergeLate of its arrivals behind (by the measures of
+// lagging: at 15,000/s on 2 lanes, after the CPU hogs that split them
+// had stopped, 0–17 % of lane 0's arrivals were in a look, mostly under
+// 5 %) and the lanes' threads ran for less than mergeRun of a
+// core between them while the machine had at least mergeIdle of a core
+// idle: one lane could then carry them, on a core of its own (and one
+// lane costs less than two). The lanes' time waiting for a core is no
+// measure here: on a virtual machine a thread woken on an idle core
+// waits for the core to wake too. Lanes at 15,000/s (8 connections, 2
+// cores, laneRate lowered to split them) waited 0.6–1.0 of a core
+// between them after the CPU hogs that split them had stopped, while
+// they ran 0.5–0.8 and the machine had 0.4–0.6 idle; with three hogs
+// beside them it had none idle. mergeMargin is how far ahead of now a
+// merge's point is: the other lanes hand out nothing past it, and do not
+// reach it before they see it. mergeWhen is the rule, and threadCPU and
+// idleCPU its readings (variables for the tests).
+var (
+	mergeLook   = 250 * time.Millisecond
+	mergeRun    = 0.8
+	mergeIdle   = 0.25
+	mergeLate   = 0.05
+	mergeAfter  = time.Second
+	mergeMax    = time.Minute
+	mergeMargin = time.Millisecond
+	mergeWhen   = (*lane).mergeable
+	threadCPU   = threadRun
+	idleCPU     = machineIdle
+)
+
+// never is a merge point no arrival reaches.
+const never = math.MaxInt64
+
+// laneLook is lane 0's last look at its lanes' threads and the machine.
+type laneLook struct {
+	at          time.Time
+	ok          bool
+	run         time.Duration // the lanes' CPU time, summed
+	idle, total int64         // the machine's idle and all time, in ticks
+	quiet       time.Time     // since when the lanes could have merged
+	// lane 0's arrivals since, and those behind (by lagging's measures)
+	arrivals, late int
+}
+
+// mergeable tells whether lane 0, handing out an arrival of s intended at
+// intended at handed, may merge its lanes back (see mergeRun).
+func (ln *lane) mergeable(s *loopState, intended, handed time.Time) bool {
+	ln.look.arrivals++
+	if handed.Sub(intended) > splitLag || s.m.answerLag > splitLag || int(s.m.q.queued.Load()) > s.m.q.conns {
+		ln.look.late++
+	}
+	if handed.Sub(ln.look.at) < mergeLook {
+		return false
+	}
+	prev := ln.look
+	ln.look = laneLook{at: handed, quiet: prev.quiet}
+	for _, l := range append([]*lane{ln}, ln.others...) {
+		if l != ln && !l.started {
+			continue
+		}
+		run, ok := threadCPU(l.tid.Load())
+		if !ok {
+			return false
+		}
+		ln.look.run += run
+	}
+	idle, total, ok := idleCPU()
+	if !ok {
+		return false
+	}
+	ln.look.idle, ln.look.total, ln.look.ok = idle, total, true
+	wall := handed.Sub(prev.at)
+	if !prev.ok || total <= prev.total || wall <= 0 {
+		return false
+	}
+	run := float64(ln.look.run-prev.run) / float64(wall)
+	idleCores := float64(idle-prev.idle) / float64(total-prev.total) * float64(runtime.NumCPU())
+	if run >= mergeRun || idleCores < mergeIdle || float64(prev.late) > mergeLate*float64(prev.arrivals) {
+		ln.look.quiet = time.Time{}
+		return false
+	}
+	if ln.look.quiet.IsZero() {
+		ln.look.quiet = prev.at
+	}
+	return handed.Sub(ln.look.quiet) >= min(mergeAfter<<min(ln.merges, 16), mergeMax)
 }
 
 // run hands out the lane's arrivals until the end of their schedules (or
-// the hard deadline, late), then waits for its connections' calls.
+// the hard deadline, late), then waits for its connections' calls. A lane
+// a split started parks when it has handed out its last arrival (a merge,
+// or the end of its schedule) until lane 0 posts it its loops again or
+// ends.
 func (ln *lane) run(ctx context.Context, ph Phase, late time.Time) {
 	r := ln.r
 	sl := newSleeper()
 	// Lane 0 is not locked to a thread, even when it runs nothing but
-	// the event loop: it yields every few milliseconds (see reactor.y),
-	// and a locked goroutine's yield hands its P to another thread and
-	// back, two futex wake-ups where an unlocked one has at most one.
-	// Measured at 2,000/s (SELECT 1, 8 connections, runs alternated):
-	// 45.7–47.9 µs of client CPU per call against 48.8–49.2 locked, futex
-	// calls 378/s against 990/s; no difference at 10,000 and 40,000/s.
-	// The lanes a split starts are: unlocked, a lane woken for a queued
-	// arrival could wait for a P while the others spin to their next
-	// arrival (seen with 3 lanes on 2 cores under the race detector:
-	// arrivals queued to the cap beside a lane's free connection).
+	// the event loop (until it splits: see split): it yields every few
+	// milliseconds (see reactor.y), and a locked goroutine's yield hands
+	// its P to another thread and back, two futex wake-ups where an
+	// unlocked one has at most one. Measured at 2,000/s (SELECT 1, 8
+	// connections, runs alternated): 45.7–47.9 µs of client CPU per call
+	// against 48.8–49.2 locked, futex calls 378/s against 990/s; no
+	// difference at 10,000 and 40,000/s. The lanes a split starts are:
+	// unlocked, a lane woken for a queued arrival could wait for a P
+	// while the others spin to their next arrival (seen with 3 lanes on 2
+	// cores under the race detector: arrivals queued to the cap beside a
+	// lane's free connection).
 	sl.useReactor(r, ln.workers)
-	if r != nil && !ln.workers && ln.start == nil {
+	if r != nil && ln.other {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		r.p.locked = true
+		r.p.setLocked(true)
+		ln.tid.Store(threadID())
 	}
 	for i := range ln.loops {
-		// A lane started by a split: its share of the schedule.
-		if s := &ln.loops[i]; s.l != nil && s.replay > 0 {
-			for s.n < s.replay {
-				s.draw()
-			}
-			if off := s.next(); off < ph.Duration {
-				ln.h.push(due{off, i})
+		ln.resume(i, ph)
+	}
+	for {
+		ln.hand(ctx, ph, late, sl)
+		if !ln.other || !ln.park(ctx, ph) {
+			break
+		}
+	}
+	if !ln.other {
+		// The phase's schedule is over: so are the parked lanes.
+		for _, nl := range ln.others {
+			if nl.started {
+				nl.mu.Lock()
+				nl.quit = true
+				nl.mu.Unlock()
+				nl.r.wakeUp()
 			}
 		}
 	}
-	h := ln.h
-	for len(h) > 0 && ctx.Err() == nil {
-		sl.until(ctx, ph.Start.Add(h[0].at))
+	if r != nil {
+		r.eager = true // the phase ends when its last answer comes
+		for r.busy() && !r.stopped() {
+			r.poll(maxNap)
+		}
+		r.close()
+		if r.p.locked && !ln.other {
+			r.p.setLocked(false)
+			runtime.UnlockOSThread()
+		}
+	}
+}
+
+// resume puts loop i's next arrival in the lane's heap: for a lane a
+// split gave the loop, after drawing the schedule up to the split.
+func (ln *lane) resume(i int, ph Phase) {
+	s := &ln.loops[i]
+	if s.l == nil || s.replay == 0 {
+		return
+	}
+	for s.n < s.replay {
+		s.draw()
+	}
+	s.replay = 0
+	if off := s.next(); off < ph.Duration {
+		ln.h.push(due{off, i})
+	}
+}
+
+// hand hands out the lane's arrivals as they come due.
+func (ln *lane) hand(ctx context.Context, ph Phase, late time.Time, sl *sleeper) {
+	r := ln.r
+	h := &ln.h
+	for len(*h) > 0 && ctx.Err() == nil {
+		sl.until(ctx, ph.Start.Add((*h)[0].at))
 		// Hand out every arrival now due (several, when the thread woke
 		// late or arrivals are closer than a wake-up).
-		for len(h) > 0 {
+		for len(*h) > 0 {
 			handed := time.Now()
 			if ctx.Err() != nil {
-				h = h[:0]
+				*h = (*h)[:0]
 				break
 			}
 			if !handed.Before(late) {
 				// The hard deadline: the arrivals left, due before the
 				// end of the phase, were never issued.
-				missed(ph, ln.loops, h)
-				h = h[:0]
+				missed(ph, ln.loops, *h)
+				*h = (*h)[:0]
 				break
 			}
-			top := h[0]
+			top := (*h)[0]
 			intended := ph.Start.Add(top.at)
 			if intended.After(handed) {
 				break
 			}
 			s := &ln.loops[top.loop]
 			if s.m != nil {
-				if ln.lagging(s, intended, handed) {
-					ln.split()
+				if ln.other && int64(top.at) >= s.m.q.mergeAt.Load() {
+					// Merged back into lane 0 from this arrival on
+					// (see merge): its connections go back there.
+					s.m.deal(r, int(s.lane), func(int) int { return 0 })
+					h.pop()
+					continue
+				}
+				switch ln.state {
+				case laneOne:
+					if ln.lagging(s, intended, handed) {
+						ln.split(handed)
+					}
+				case laneSplit:
+					if mergeWhen(ln, s, intended, handed) {
+						ln.merge(handed, ph.Start)
+					}
 				}
 				s.m.dispatch(r, arrival{intended: intended, handed: handed})
 			} else {
@@ -615,15 +880,60 @@ func (ln *lane) run(ctx context.Context, ph Phase, late time.Time) {
 			} else {
 				h.pop()
 			}
+			if ln.state == laneMerging {
+				ln.merged()
+			}
 		}
 	}
-	if r != nil {
-		r.eager = true // the phase ends when its last answer comes
-		for r.busy() && !r.stopped() {
+}
+
+// park waits, once a lane a split started has handed out its last
+// arrival, for lane 0 to post it its loops again (true) or to end
+// (false), taking the answers to its calls in flight meanwhile and
+// giving their connections back to lane 0 as they come.
+func (ln *lane) park(ctx context.Context, ph Phase) bool {
+	r := ln.r
+	r.eager = true
+	defer func() { r.eager = false }()
+	for ctx.Err() == nil {
+		ln.mu.Lock()
+		post, quit := ln.post, ln.quit
+		ln.post = nil
+		if post == nil && !quit {
+			ln.parked = true
+		}
+		ln.mu.Unlock()
+		if quit {
+			return false
+		}
+		if post == nil {
+			// A connection lane 0 gave this lane just before the merge
+			// may have come since: it goes back too. (A split resets
+			// mergeAt before it gives any.)
+			for i := range ln.loops {
+				if s := &ln.loops[i]; s.m != nil && s.m.q.mergeAt.Load() != never {
+					s.m.deal(r, int(s.lane), func(int) int { return 0 })
+				}
+			}
 			r.poll(maxNap)
+			continue
 		}
-		r.close()
+		for i, ps := range post {
+			if ps.l == nil {
+				continue
+			}
+			s := &ln.loops[i]
+			if s.l != nil && s.n <= ps.replay {
+				// Its generator is where its last arrival left it.
+				s.lane, s.lanes, s.replay = ps.lane, ps.lanes, ps.replay
+			} else {
+				*s = ps
+			}
+			ln.resume(i, ph)
+		}
+		return true
 	}
+	return false
 }
 
 // missed counts, for each loop still in the heap, its arrival due and

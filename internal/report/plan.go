@@ -324,7 +324,7 @@ func loopText(cfg *config.Config, sc *config.Scenario, a *config.Action, d time.
 		}
 		if action.Kinds.EventLoop(a.Kind, settings) {
 			if n, per := loadgen.PlannedLanes(pace.MeanRate(p, 0, d), capacity, conns); n > 1 {
-				text += fmt.Sprintf(", up to %d lanes (threads: one per %.0f/s of its mean rate, at most one per core and per connection; split from one when it falls behind)", n, per)
+				text += fmt.Sprintf(", up to %d lanes (threads: one per %.0f/s of its mean rate, at most one per core and per connection; split from one when it falls behind, merged back when they idle)", n, per)
 			}
 		}
 		return text, capacity

@@ -55,7 +55,7 @@ scenarios:
 			}
 			p := PlanOf(cfg, cfg.Scenario("lanes"))
 			loop := p.Phases[0].Actions[0].Loop
-			mention := fmt.Sprintf(", up to %d lanes (threads: one per 30000/s of its mean rate, at most one per core and per connection; split from one when it falls behind)", tc.want)
+			mention := fmt.Sprintf(", up to %d lanes (threads: one per 30000/s of its mean rate, at most one per core and per connection; split from one when it falls behind, merged back when they idle)", tc.want)
 			if tc.want > 1 && !strings.HasSuffix(loop, mention) {
 				t.Errorf("loop %q; want it to end with %q", loop, mention)
 			}
