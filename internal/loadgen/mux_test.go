@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"github.com/pbenchd/pbenchd/internal/pace"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -610,6 +611,54 @@ func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
 				t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)
 			}
 		})
+	}
+}
+
+// TestMuxLanesMergeTwoLoops: two loops of a phase, at 2,000/s and 300/s,
+// split and merge together, over and over. A merge is decided on one
+// loop's arrival, when lane 0 has drawn the other's next arrival up to
+// several milliseconds ahead (past the arrivals of lane 1 before it):
+// each schedule is still served exactly.
+func TestMuxLanesMergeTwoLoops(t *testing.T) {
+	splitLater(t, 2, 40*time.Millisecond)
+	merges := mergeEvery(t, 40*time.Millisecond)
+	d := 800 * time.Millisecond
+	type run struct {
+		l    *OpenLoop
+		pc   pace.Pacer
+		seed uint64
+		seen func() []Outcome
+		rec  *Recorder
+	}
+	var runs []run
+	for i, rate := range []string{"2000/s", "300/s"} {
+		p := newPgMux(t, 4, true, map[string]any{"query": "SELECT $1::int", "args": []any{intArg()}})
+		rec, seen := tapped()
+		pc := poisson(t, rate)
+		seed := uint64(21 + i)
+		rng, fork := forked(seed)
+		l := &OpenLoop{
+			Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
+			Run: p, Drop: rec.Drop, Miss: rec.Miss, NewSink: func() Sink { return rec.NewShard() },
+		}
+		runs = append(runs, run{l, pc, seed, seen, rec})
+	}
+	start := time.Now()
+	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{runs[0].l, runs[1].l}})
+	for _, r := range runs {
+		want := offsets(r.pc, r.seed, d)
+		st := r.rec.Stats()
+		var got []time.Duration
+		for _, o := range r.seen() {
+			got = append(got, o.Intended.Sub(start))
+		}
+		slices.Sort(got)
+		if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 || !slices.Equal(got, want) {
+			t.Errorf("ok %d, dropped %d, missed %d, failed %d; want the %d arrivals of the schedule served, each once", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
+		}
+	}
+	if n := merges.Load(); n < 2 {
+		t.Errorf("%d merges in %v; want 2 at least", n, d)
 	}
 }
 
