@@ -49,6 +49,7 @@ var contract = func() map[string][]string {
 		"pbenchd_result_success_latency_slope":                 sa,
 		"pbenchd_result_generator_lag_seconds":                 with(sa, "stat"),
 		"pbenchd_generator_fault":                              sa,
+		"pbenchd_generator_lanes":                              sa,
 		"pbenchd_action_reconnects_total":                      sa,
 		"pbenchd_guarantee_qps_min":                            sa,
 		"pbenchd_guarantee_latency_seconds_max":                with(sa, "stat"),

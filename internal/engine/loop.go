@@ -61,7 +61,7 @@ func openOf(p pace.Pacer, rng func() *rand.Rand, maxInflight int, run action.Run
 	l := &loadgen.OpenLoop{
 		Pacer: p, Fork: rng, MaxInflight: maxInflight,
 		Run: run, Gauge: rec.Inflight(), NewSink: shards(rec),
-		Drop: rec.Drop, Miss: rec.Miss,
+		Drop: rec.Drop, Miss: rec.Miss, Lanes: rec.Lanes,
 	}
 	if rng != nil {
 		l.Rng = rng()

@@ -574,9 +574,10 @@ func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
 			rng, fork := forked(5)
 			var mu sync.Mutex
 			var perLane []*atomic.Int64
+			var told []int // what Lanes was told, on lane 0
 			l := &OpenLoop{
 				Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
-				Run: p, Drop: rec.Drop, Miss: rec.Miss,
+				Run: p, Drop: rec.Drop, Miss: rec.Miss, Lanes: func(n int) { told = append(told, n) },
 				NewSink: func() Sink {
 					mu.Lock()
 					defer mu.Unlock()
@@ -606,6 +607,18 @@ func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
 			}
 			if len(perLane) != 2 || perLane[1].Load() == 0 {
 				t.Errorf("%d lanes, lane 1 making some calls; want 2, each making some", len(perLane))
+			}
+			// 1 at the start, then 2 at each split and 1 when each merge
+			// is done, 0 at the end.
+			if n := len(told); n < 2*int(merges.Load())+2 || told[0] != 1 || told[n-1] != 0 {
+				t.Errorf("lanes told %v after %d merges; want 1, then 2 and 1 for each, 0 at the end", told, merges.Load())
+			} else {
+				for i, v := range told[1 : n-1] {
+					if v != 2-i%2 {
+						t.Errorf("lanes told %v; want 1, then 2 and 1 in turn, 0 at the end", told)
+						break
+					}
+				}
 			}
 			if busy, conns := l.Inflight(); busy != 0 || conns != 4 {
 				t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)

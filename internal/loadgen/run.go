@@ -45,9 +45,20 @@ type OpenLoop struct {
 	// goroutine: keep them cheap.
 	Drop func(intended, now time.Time)
 	Miss func(from time.Time, n int64)
+	// Lanes, if set, is told how many scheduler threads hand out the
+	// loop's arrivals: 1 when the phase starts, k at a split, 1 again
+	// when a merge is done, 0 when the phase ends. Called on lane 0.
+	Lanes func(n int)
 
 	pool atomic.Pointer[pool]
 	mux  atomic.Pointer[muxQueue]
+}
+
+// lanes tells Lanes, if set, that n lanes hand out the loop's arrivals.
+func (l *OpenLoop) lanes(n int) {
+	if l.Lanes != nil {
+		l.Lanes(n)
+	}
 }
 
 // Inflight returns how many of the loop's calls are in flight, queued
@@ -282,6 +293,7 @@ func (s *loopState) next() time.Duration {
 		off := s.draw()
 		if s.merging && off >= s.mergeAt {
 			s.merging, s.lanes = false, 1
+			s.l.lanes(1)
 		}
 		if s.lanes <= 1 || n%s.lanes == s.lane || off >= s.end {
 			return off
@@ -457,8 +469,14 @@ func schedule(ctx, callCtx context.Context, ph Phase) {
 		ln.started = true
 		wg.Go(func() { ln.run(ctx, ph, late) })
 	}
+	for _, l := range ph.Open {
+		l.lanes(1)
+	}
 	lanes[0].run(ctx, ph, late)
 	wg.Wait()
+	for _, l := range ph.Open {
+		l.lanes(0)
+	}
 	for _, ln := range lanes[1:] {
 		if !ln.started {
 			ln.r.close()
@@ -604,6 +622,7 @@ func (ln *lane) split(now time.Time) {
 			posts[t-1][i] = ps
 		}
 		s.lanes = k
+		s.l.lanes(int(k))
 		s.m.deal(ln.r, 0, func(c int) int { return c % int(k) })
 	}
 	for t, nl := range ln.others {

@@ -44,6 +44,9 @@ type Metrics struct {
 	Inflight *prometheus.GaugeVec   // scenario, action
 	// InflightMax is the cap on calls in flight of an open loop.
 	InflightMax *prometheus.GaugeVec // scenario, action
+	// GeneratorLanes is how many scheduler threads hand out an open
+	// loop's arrivals now (more than 1 after a split; 0 between phases).
+	GeneratorLanes *prometheus.GaugeVec // scenario, action
 
 	ResultQPS        *prometheus.GaugeVec // scenario, action
 	ResultLatency    *prometheus.GaugeVec // scenario, action, stat
@@ -154,12 +157,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		GeneratorLag: hist("generator_lag_seconds", "How late pbenchd itself took open-loop arrivals up: from the intended start until a worker began the call, before any wait for a connection.", sa),
 		Reconnects:   counter("action_reconnects_total", "Connections made again during a phase (a reused connection that broke, a pooled one replaced), outside any call's service time.", sa...),
 
-		Calls:       counter("action_calls_total", "Calls finished, by outcome.", "scenario", "action", "outcome"),
-		Errors:      counter("action_errors_total", "Failed calls by error class (SQLSTATE class, timeout, connect, …).", "scenario", "action", "class"),
-		Retries:     counter("action_retries_total", "Retries of calls, by reason (deadlock, serialization).", "scenario", "action", "reason"),
-		Dropped:     counter("action_dropped_total", "Open-loop arrivals not run because the cap on calls in flight was reached.", sa...),
-		Inflight:    gauge("action_inflight", "Calls in flight.", sa...),
-		InflightMax: gauge("action_inflight_max", "The cap on calls in flight of an open loop.", sa...),
+		Calls:          counter("action_calls_total", "Calls finished, by outcome.", "scenario", "action", "outcome"),
+		Errors:         counter("action_errors_total", "Failed calls by error class (SQLSTATE class, timeout, connect, …).", "scenario", "action", "class"),
+		Retries:        counter("action_retries_total", "Retries of calls, by reason (deadlock, serialization).", "scenario", "action", "reason"),
+		Dropped:        counter("action_dropped_total", "Open-loop arrivals not run because the cap on calls in flight was reached.", sa...),
+		Inflight:       gauge("action_inflight", "Calls in flight.", sa...),
+		InflightMax:    gauge("action_inflight_max", "The cap on calls in flight of an open loop.", sa...),
+		GeneratorLanes: gauge("generator_lanes", "Scheduler threads (lanes) handing out an open loop's arrivals now: 1, more after the loop split because one fell behind, 0 between phases.", sa...),
 
 		ResultQPS:            gauge("result_qps", "Throughput the qps guarantee judges in the last finished iteration: open loops, the share of offered arrivals served times the configured rate; closed loops, successful calls per second.", sa...),
 		ResultLatency:        gauge("result_latency_seconds", "Exact latency statistic the guarantees judge in the last finished iteration: over every arrival or call, failed, dropped and cut-off ones counted as slower than any limit (+Inf when the statistic's rank falls on one; NaN without events).", "scenario", "action", "stat"),
@@ -212,7 +216,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(
 		m.Latency, m.Service, m.Lag, m.GeneratorLag, m.Reconnects,
 		m.ResultSuccessLatency, m.ResultSuccessSlope, m.ResultServedQPS, m.ResultOfferedQPS, m.ResultEvents, m.ResultGeneratorLag, m.GeneratorFault,
-		m.Calls, m.Errors, m.Retries, m.Dropped, m.Inflight, m.InflightMax,
+		m.Calls, m.Errors, m.Retries, m.Dropped, m.Inflight, m.InflightMax, m.GeneratorLanes,
 		m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio, m.ResultCalls, m.ResultDropped,
 		m.GuaranteeQPSMin, m.GuaranteeLatencyMax, m.GuaranteeSlopeMax, m.GuaranteeErrorRatioMax, m.GuaranteeOK,
 		m.Iterations, m.LastIteration, m.IterationDuration, m.PhaseActive, m.TeardownFailures, m.TargetUp,
@@ -279,7 +283,7 @@ func (m *Metrics) ForgetScenario(scenario string) {
 	for _, g := range []*prometheus.GaugeVec{m.ResultQPS, m.ResultLatency, m.ResultSlope, m.ResultErrorRatio,
 		m.ResultCalls, m.ResultDropped, m.ResultSuccessLatency, m.ResultSuccessSlope, m.ResultServedQPS,
 		m.ResultOfferedQPS, m.ResultEvents, m.ResultGeneratorLag, m.GeneratorFault, m.LastIteration, m.LastJudged,
-		m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax,
+		m.IterationDuration, m.PhaseActive, m.Inflight, m.InflightMax, m.GeneratorLanes,
 		m.SweepQPS, m.SweepLatency} {
 		g.DeletePartialMatch(l)
 	}

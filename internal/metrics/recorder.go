@@ -59,6 +59,7 @@ type Recorder struct {
 	lazy                       lazyObservers // created at their first observation
 	callsOK, callsErr, dropped prometheus.Counter
 	inflight                   prometheus.Gauge
+	lanes                      prometheus.Gauge
 	slo                        *SLOEvents // nil: no objective to count against
 
 	start     time.Time // phase start: x = 0 of the slope fit
@@ -163,6 +164,7 @@ func (m *Metrics) NewRecorder(scenario, action string, start time.Time, warmup t
 		callsErr:  m.Calls.WithLabelValues(scenario, action, "error"),
 		dropped:   m.Dropped.WithLabelValues(scenario, action),
 		inflight:  m.Inflight.WithLabelValues(scenario, action),
+		lanes:     m.GeneratorLanes.WithLabelValues(scenario, action),
 		slo:       m.SLO.Events(scenario, action),
 		start:     start,
 		measureAt: start.Add(warmup),
@@ -212,6 +214,10 @@ func (r *Recorder) SetSchedule(rate float64) {
 
 // Inflight is the gauge of calls in flight of this action.
 func (r *Recorder) Inflight() prometheus.Gauge { return r.inflight }
+
+// Lanes sets the gauge of the scheduler threads handing out this open
+// loop's arrivals.
+func (r *Recorder) Lanes(n int) { r.lanes.Set(float64(n)) }
 
 // Tap makes the recorder pass every outcome to f as well, before it is
 // recorded (for exports of raw samples and for tests). Call it before the
