@@ -480,6 +480,49 @@ func (s laneSink) Record(o Outcome) {
 	s.Sink.Record(o)
 }
 
+// countedSinks makes each lane's sink a shard of rec that counts its
+// calls; calls returns the counts, by lane started.
+func countedSinks(rec *Recorder) (newSink func() Sink, calls func() []int64) {
+	var mu sync.Mutex
+	var perLane []*atomic.Int64
+	newSink = func() Sink {
+		mu.Lock()
+		defer mu.Unlock()
+		n := &atomic.Int64{}
+		perLane = append(perLane, n)
+		return laneSink{rec.NewShard(), n}
+	}
+	calls = func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		var c []int64
+		for _, n := range perLane {
+			c = append(c, n.Load())
+		}
+		return c
+	}
+	return newSink, calls
+}
+
+// servedExactly checks that the calls recorded (seen) served the
+// schedule's arrivals (want, offsets from start), each once, and that
+// none was dropped, missed or failed.
+func servedExactly(t *testing.T, rec *Recorder, seen []Outcome, start time.Time, want []time.Duration) {
+	t.Helper()
+	st := rec.Stats()
+	if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 {
+		t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want all %d of the schedule served", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
+	}
+	var got []time.Duration
+	for _, o := range seen {
+		got = append(got, o.Intended.Sub(start))
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
+	}
+}
+
 // TestMuxLanesSplitMidFlight: a loop starts on one lane with every
 // connection, and splits over 2 after 100 ms, when its 4 connections are
 // all in calls of 30 ms (200/s offered, about 133/s served: a queue
@@ -493,40 +536,16 @@ func TestMuxLanesSplitMidFlight(t *testing.T) {
 	pc := poisson(t, "200/s")
 	d := 400 * time.Millisecond
 	rng, fork := forked(11)
-	var mu sync.Mutex
-	var perLane []*atomic.Int64
+	newSink, calls := countedSinks(rec)
 	l := &OpenLoop{
 		Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
-		Run: p, Drop: rec.Drop, Miss: rec.Miss,
-		NewSink: func() Sink {
-			mu.Lock()
-			defer mu.Unlock()
-			n := &atomic.Int64{}
-			perLane = append(perLane, n)
-			return laneSink{rec.NewShard(), n}
-		},
+		Run: p, Drop: rec.Drop, Miss: rec.Miss, NewSink: newSink,
 	}
 	start := time.Now()
 	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{l}})
-	want := offsets(pc, 11, d)
-	st := rec.Stats()
-	if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 {
-		t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want all %d of the schedule served", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
-	}
-	var got []time.Duration
-	for _, o := range seen() {
-		got = append(got, o.Intended.Sub(start))
-	}
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
-	}
-	if len(perLane) != 2 || perLane[0].Load() == 0 || perLane[1].Load() == 0 {
-		var calls []int64
-		for _, n := range perLane {
-			calls = append(calls, n.Load())
-		}
-		t.Errorf("calls by lane %v; want both of 2 lanes to make some", calls)
+	servedExactly(t, rec, seen(), start, offsets(pc, 11, d))
+	if c := calls(); len(c) != 2 || c[0] == 0 || c[1] == 0 {
+		t.Errorf("calls by lane %v; want both of 2 lanes to make some", c)
 	}
 	if busy, conns := l.Inflight(); busy != 0 || conns != 4 {
 		t.Errorf("after the phase: %d in flight on %d connections; want 0 on 4", busy, conns)
@@ -572,41 +591,21 @@ func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
 			pc := poisson(t, tc.rate)
 			d := 800 * time.Millisecond
 			rng, fork := forked(5)
-			var mu sync.Mutex
-			var perLane []*atomic.Int64
+			newSink, calls := countedSinks(rec)
 			var told []int // what Lanes was told, on lane 0
 			l := &OpenLoop{
 				Pacer: pc, Rng: rng, Fork: fork, MaxInflight: 1000,
-				Run: p, Drop: rec.Drop, Miss: rec.Miss, Lanes: func(n int) { told = append(told, n) },
-				NewSink: func() Sink {
-					mu.Lock()
-					defer mu.Unlock()
-					n := &atomic.Int64{}
-					perLane = append(perLane, n)
-					return laneSink{rec.NewShard(), n}
-				},
+				Run: p, Drop: rec.Drop, Miss: rec.Miss, NewSink: newSink, Lanes: func(n int) { told = append(told, n) },
 			}
 			start := time.Now()
 			Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{l}})
-			want := offsets(pc, 5, d)
-			st := rec.Stats()
-			if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 {
-				t.Fatalf("ok %d, dropped %d, missed %d, failed %d; want all %d of the schedule served", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
-			}
-			var got []time.Duration
-			for _, o := range seen() {
-				got = append(got, o.Intended.Sub(start))
-			}
-			slices.Sort(got)
-			if !slices.Equal(got, want) {
-				t.Errorf("served %d arrivals at offsets that differ from the schedule's %d", len(got), len(want))
-			}
-			t.Logf("%d merges, calls by lane %d/%d", merges.Load(), perLane[0].Load(), perLane[len(perLane)-1].Load())
+			servedExactly(t, rec, seen(), start, offsets(pc, 5, d))
+			t.Logf("%d merges, calls by lane %v", merges.Load(), calls())
 			if n := merges.Load(); n < 2 {
 				t.Errorf("%d merges in %v; want a split, a merge and another of each at least", n, d)
 			}
-			if len(perLane) != 2 || perLane[1].Load() == 0 {
-				t.Errorf("%d lanes, lane 1 making some calls; want 2, each making some", len(perLane))
+			if c := calls(); len(c) != 2 || c[1] == 0 {
+				t.Errorf("calls by lane %v; want 2 lanes, lane 1 making some", c)
 			}
 			// 1 at the start, then 2 at each split and 1 when each merge
 			// is done, 0 at the end.
@@ -659,16 +658,7 @@ func TestMuxLanesMergeTwoLoops(t *testing.T) {
 	start := time.Now()
 	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 10 * time.Second, Open: []*OpenLoop{runs[0].l, runs[1].l}})
 	for _, r := range runs {
-		want := offsets(r.pc, r.seed, d)
-		st := r.rec.Stats()
-		var got []time.Duration
-		for _, o := range r.seen() {
-			got = append(got, o.Intended.Sub(start))
-		}
-		slices.Sort(got)
-		if st.OK != int64(len(want)) || st.Dropped+st.Missed+st.Failed != 0 || !slices.Equal(got, want) {
-			t.Errorf("ok %d, dropped %d, missed %d, failed %d; want the %d arrivals of the schedule served, each once", st.OK, st.Dropped, st.Missed, st.Failed, len(want))
-		}
+		servedExactly(t, r.rec, r.seen(), start, offsets(r.pc, r.seed, d))
 	}
 	if n := merges.Load(); n < 2 {
 		t.Errorf("%d merges in %v; want 2 at least", n, d)
