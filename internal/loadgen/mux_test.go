@@ -571,9 +571,10 @@ func mergeEvery(t *testing.T, after time.Duration) (merges *atomic.Int64) {
 
 // TestMuxLanesMergeAndSplitAgain: a loop splits over 2 lanes after 40 ms
 // of its first lane, merges back 40 ms after each split and splits again
-// 40 ms after each merge, over and over in 800 ms, with fast calls and
-// with calls of 5 ms (connections then move at the end of their calls,
-// both ways). Each arrival of the schedule is still served once, by one
+// 40 ms after each merge, over and over in 800 ms, with fast calls, with
+// calls of 5 ms (connections then move at the end of their calls, both
+// ways) and of 60 ms (a call a merge sent back to lane 0 may still run
+// at the next split, which deals its connection back to its lane). Each arrival of the schedule is still served once, by one
 // lane or the other, none dropped, missed or failed; lane 1 makes calls;
 // and all 4 connections are back after the phase.
 func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
@@ -582,6 +583,7 @@ func TestMuxLanesMergeAndSplitAgain(t *testing.T) {
 	}{
 		{"fast calls", "SELECT $1::int", "2000/s"},
 		{"calls of 5 ms", "SELECT pg_sleep(0.005), $1::int", "400/s"},
+		{"calls of 60 ms", "SELECT pg_sleep(0.06), $1::int", "50/s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			splitLater(t, 2, 40*time.Millisecond)

@@ -948,6 +948,13 @@ func (ln *lane) park(ctx context.Context, ph Phase) bool {
 			} else {
 				*s = ps
 			}
+			// A call the merge sent back to lane 0 when it ends, on a
+			// connection this split deals here, stays.
+			for c := range s.m.slots {
+				if sl := &s.m.slots[c]; sl.moveTo == 1 && uint64(c)%s.lanes == s.lane {
+					sl.moveTo = 0
+				}
+			}
 			ln.resume(i, ph)
 		}
 		return true
