@@ -638,10 +638,13 @@ type ActionJSON struct {
 	// GeneratorLagP99 and GeneratorLagMax are how late the generator took
 	// open-loop arrivals up; GeneratorFault says why it, not the target, is
 	// to blame for the iteration.
-	GeneratorLagP99 metrics.Float    `json:"generator_lag_p99,omitempty"`
-	GeneratorLagMax metrics.Float    `json:"generator_lag_max,omitempty"`
-	GeneratorFault  string           `json:"generator_fault,omitempty"`
-	ErrorClasses    map[string]int64 `json:"error_classes,omitempty"`
+	GeneratorLagP99 metrics.Float `json:"generator_lag_p99,omitempty"`
+	GeneratorLagMax metrics.Float `json:"generator_lag_max,omitempty"`
+	GeneratorFault  string        `json:"generator_fault,omitempty"`
+	// Lanes is the most scheduler threads (lanes) that handed out an
+	// open loop's arrivals at once: 1, more when the loop split.
+	Lanes        int              `json:"lanes,omitempty"`
+	ErrorClasses map[string]int64 `json:"error_classes,omitempty"`
 	// Window is the measured time, in seconds, that QPS is over.
 	Window float64 `json:"window"`
 	// LatencyHDR is the distribution of the successful calls' latencies,
@@ -721,5 +724,6 @@ func actionJSON(r metrics.Result, reported bool) ActionJSON {
 		a.GeneratorLagP99, a.GeneratorLagMax = metrics.Float(r.GeneratorLagP99), metrics.Float(r.GeneratorLagMax)
 		a.GeneratorFault = r.GeneratorFault
 	}
+	a.Lanes = r.Lanes // 0, left out, for a closed loop
 	return a
 }

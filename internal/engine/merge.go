@@ -118,6 +118,7 @@ func MergeIterations(its []IterationJSON, concurrent bool) ([]MergedAction, erro
 			c.m.Dropped += a.Dropped
 			c.m.Missed += a.Missed
 			c.m.Retries += a.Retries
+			c.m.Lanes = max(c.m.Lanes, a.Lanes) // the most in any one
 			for k, v := range a.ErrorClasses {
 				c.m.ErrorClasses[k] += v
 			}

@@ -51,6 +51,7 @@ func TestMergeIsTheUnion(t *testing.T) {
 				union.Drop(intended, intended)
 			}
 		}
+		rec.Lanes(1 + i%2) // the middle part's loop split over 2 lanes
 		it := IterationJSON{Scenario: "s", Start: start, Actions: []ActionJSON{actionJSON(rec.Result(start.Add(window)), true)}}
 		parts = append(parts, roundTrip(t, it))
 	}
@@ -88,6 +89,9 @@ func TestMergeIsTheUnion(t *testing.T) {
 	}
 	if g.Events != u.Events || !math.IsInf(float64(g.Avg), 1) {
 		t.Errorf("events: merged %d, union %d; judged avg %v, want +Inf (some events were bad)", g.Events, u.Events, g.Avg)
+	}
+	if g.Lanes != 2 || parts[0].Actions[0].Lanes != 1 {
+		t.Errorf("lanes: merged %d, the first part's %d; want the most of any part, 2, and 1", g.Lanes, parts[0].Actions[0].Lanes)
 	}
 	if g.LatencyHDR != u.LatencyHDR {
 		t.Errorf("merged histogram encodes differently from the union's")

@@ -76,4 +76,9 @@ func TestOverloadQueuesArrivals(t *testing.T) {
 	if r.Dropped == 0 || r.OK == 0 {
 		t.Errorf("ok %d, dropped %d: want calls served and arrivals dropped at the cap", r.OK, r.Dropped)
 	}
+	// One scheduler thread handed out the arrivals (2,000/s is below a
+	// second lane's rate), and none after the phase.
+	if lanes := testutil.ToFloat64(m.GeneratorLanes.WithLabelValues("overload", "sleep")); r.Lanes != 1 || lanes != 0 {
+		t.Errorf("lanes %d in the result, %v on the gauge after the phase; want 1 and 0", r.Lanes, lanes)
+	}
 }

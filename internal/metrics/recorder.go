@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -60,7 +61,8 @@ type Recorder struct {
 	callsOK, callsErr, dropped prometheus.Counter
 	inflight                   prometheus.Gauge
 	lanes                      prometheus.Gauge
-	slo                        *SLOEvents // nil: no objective to count against
+	lanesMax                   atomic.Int32 // the most lanes at once in the phase
+	slo                        *SLOEvents   // nil: no objective to count against
 
 	start     time.Time // phase start: x = 0 of the slope fit
 	measureAt time.Time // end of warm-up
@@ -216,8 +218,16 @@ func (r *Recorder) SetSchedule(rate float64) {
 func (r *Recorder) Inflight() prometheus.Gauge { return r.inflight }
 
 // Lanes sets the gauge of the scheduler threads handing out this open
-// loop's arrivals.
-func (r *Recorder) Lanes(n int) { r.lanes.Set(float64(n)) }
+// loop's arrivals, and keeps the most there were (Result.Lanes).
+func (r *Recorder) Lanes(n int) {
+	r.lanes.Set(float64(n))
+	for {
+		m := r.lanesMax.Load()
+		if int32(n) <= m || r.lanesMax.CompareAndSwap(m, int32(n)) {
+			return
+		}
+	}
+}
 
 // Tap makes the recorder pass every outcome to f as well, before it is
 // recorded (for exports of raw samples and for tests). Call it before the
@@ -413,6 +423,10 @@ type Result struct {
 	// GeneratorFault, set when the iteration is judged, says why the
 	// generator rather than the target is to blame; "" when it is not.
 	GeneratorFault string
+	// Lanes is, for an open loop, the most scheduler threads that handed
+	// out its arrivals at once in the phase: 1, more when it split (0
+	// when it was never told, as for closed loops).
+	Lanes int
 	// Hist is the distribution of the successful calls' latencies (a
 	// copy, values in ns), for results that merge exactly; with Events,
 	// OK and the bad counts it gives the judged figures too. nil when no
@@ -437,6 +451,7 @@ func (r *Recorder) Result(end time.Time) Result {
 		Dropped: e.drops, Missed: e.missed, Retries: e.retries,
 		ErrorClasses:    map[string]int64{},
 		GeneratorLagP99: math.NaN(), GeneratorLagMax: math.NaN(),
+		Lanes: int(r.lanesMax.Load()),
 	}
 	for k, v := range e.classes {
 		res.ErrorClasses[k] = v

@@ -79,3 +79,22 @@ func TestSLOEventsCountEveryArrivalAfterWarmup(t *testing.T) {
 		}
 	}
 }
+
+// TestLanesKeepsTheMost: the lanes gauge shows the scheduler threads of
+// an open loop now; its result keeps the most at once in the phase.
+func TestLanesKeepsTheMost(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	r := m.NewRecorder("s", "a", time.Now(), 0)
+	if got := r.Result(time.Now()).Lanes; got != 0 {
+		t.Errorf("lanes %d before any was told; want 0", got)
+	}
+	for _, n := range []int{1, 2, 1, 3, 1, 0} {
+		r.Lanes(n)
+		if got := testutil.ToFloat64(m.GeneratorLanes.WithLabelValues("s", "a")); got != float64(n) {
+			t.Fatalf("told %d lanes: gauge %v", n, got)
+		}
+	}
+	if got := r.Result(time.Now()).Lanes; got != 3 {
+		t.Errorf("lanes %d in the result; want 3, the most at once", got)
+	}
+}
