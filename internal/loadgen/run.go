@@ -556,8 +556,7 @@ func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
 	if ln.start == nil || s.m == nil || s.planned <= s.lanes {
 		return false
 	}
-	q := s.m.q
-	if handed.Sub(intended) <= splitLag && s.m.answerLag <= splitLag && int(q.queued.Load()) <= q.conns {
+	if !s.behind(intended, handed) {
 		ln.behind = time.Time{}
 		return false
 	}
@@ -565,6 +564,20 @@ func (ln *lane) lagging(s *loopState, intended, handed time.Time) bool {
 		ln.behind = handed
 	}
 	return handed.Sub(ln.behind) >= splitAfter && ln.settled()
+}
+
+// behind tells whether an arrival of s intended at intended and handed
+// out at handed finds its lane behind: handed more than splitLag late,
+// the last answer taken more than splitLag after it came, or more
+// arrivals queued than the loop has connections.
+func (s *loopState) behind(intended, handed time.Time) bool {
+	return handed.Sub(intended) > splitLag || s.m.answerLag > splitLag || int(s.m.q.queued.Load()) > s.m.q.conns
+}
+
+// handBack gives every connection of s on this lane (another than lane
+// 0) back to lane 0 (see merge).
+func (s *loopState) handBack(r *reactor) {
+	s.m.deal(r, int(s.lane), func(int) int { return 0 })
 }
 
 // settled tells whether every lane started has parked since the last
@@ -730,7 +743,7 @@ type laneLook struct {
 // intended at handed, may merge its lanes back (see mergeRun).
 func (ln *lane) mergeable(s *loopState, intended, handed time.Time) bool {
 	ln.look.arrivals++
-	if handed.Sub(intended) > splitLag || s.m.answerLag > splitLag || int(s.m.q.queued.Load()) > s.m.q.conns {
+	if s.behind(intended, handed) {
 		ln.look.late++
 	}
 	if handed.Sub(ln.look.at) < mergeLook {
@@ -738,16 +751,18 @@ func (ln *lane) mergeable(s *loopState, intended, handed time.Time) bool {
 	}
 	prev := ln.look
 	ln.look = laneLook{at: handed, quiet: prev.quiet}
-	for _, l := range append([]*lane{ln}, ln.others...) {
-		if l != ln && !l.started {
-			continue
+	run, ok := threadCPU(ln.tid.Load())
+	for _, l := range ln.others {
+		if l.started && ok {
+			var r time.Duration
+			r, ok = threadCPU(l.tid.Load())
+			run += r
 		}
-		run, ok := threadCPU(l.tid.Load())
-		if !ok {
-			return false
-		}
-		ln.look.run += run
 	}
+	if !ok {
+		return false
+	}
+	ln.look.run = run
 	idle, total, ok := idleCPU()
 	if !ok {
 		return false
@@ -757,9 +772,9 @@ func (ln *lane) mergeable(s *loopState, intended, handed time.Time) bool {
 	if !prev.ok || total <= prev.total || wall <= 0 {
 		return false
 	}
-	run := float64(ln.look.run-prev.run) / float64(wall)
+	used := float64(ln.look.run-prev.run) / float64(wall)
 	idleCores := float64(idle-prev.idle) / float64(total-prev.total) * float64(runtime.NumCPU())
-	if run >= mergeRun || idleCores < mergeIdle || float64(prev.late) > mergeLate*float64(prev.arrivals) {
+	if used >= mergeRun || idleCores < mergeIdle || float64(prev.late) > mergeLate*float64(prev.arrivals) {
 		ln.look.quiet = time.Time{}
 		return false
 	}
@@ -876,7 +891,7 @@ func (ln *lane) hand(ctx context.Context, ph Phase, late time.Time, sl *sleeper)
 				if ln.other && int64(top.at) >= s.m.q.mergeAt.Load() {
 					// Merged back into lane 0 from this arrival on
 					// (see merge): its connections go back there.
-					s.m.deal(r, int(s.lane), func(int) int { return 0 })
+					s.handBack(r)
 					h.pop()
 					continue
 				}
@@ -931,7 +946,7 @@ func (ln *lane) park(ctx context.Context, ph Phase) bool {
 			// mergeAt before it gives any.)
 			for i := range ln.loops {
 				if s := &ln.loops[i]; s.m != nil && s.m.q.mergeAt.Load() != never {
-					s.m.deal(r, int(s.lane), func(int) int { return 0 })
+					s.handBack(r)
 				}
 			}
 			r.poll(maxNap)
