@@ -94,6 +94,13 @@ type muxLoop struct {
 	// inflight counts this lane's calls in flight (for a closed loop,
 	// a live read).
 	inflight atomic.Int64
+	// Closed loops over several reactors: peers are the loop's loops on
+	// each (this one included), cpu the CPU this one's thread woke on
+	// last (-1: not known), and steered counts the connections this one
+	// gave a peer (see steer).
+	peers   []*muxLoop
+	cpu     atomic.Int32
+	steered int
 }
 
 // muxQueue is an open loop's arrivals waiting for a connection (a FIFO
@@ -487,12 +494,21 @@ func (r *reactor) reconnects() {
 		s.state, s.out = slotIdle, false
 		if !h.down && l.m.Fd(i) >= 0 {
 			if err := r.p.add(l.m.Fd(i), l.idx, h.slot); err == nil {
+				if !l.open {
+					// Steered here (see steer): its next call.
+					l.again(r, i, time.Now())
+					continue
+				}
 				l.idle = append(l.idle, h.slot)
 				continue
 			}
 			l.m.Cut(i)
 		}
 		s.state = slotDown
+		if !l.open {
+			l.again(r, i, time.Now())
+			continue
+		}
 		l.down = append(l.down, h.slot)
 	}
 	for _, d := range done {
@@ -559,6 +575,9 @@ func (l *muxLoop) finish(r *reactor, i int, res action.Result) {
 	}
 	if res.Err == nil {
 		s.backoff = 0
+		if l.steer(r, i, end) {
+			return
+		}
 	} else {
 		s.backoff = min(max(2*s.backoff, time.Millisecond), time.Second)
 		if wait := min(s.backoff, l.end.Sub(end)); wait > 0 && !r.stopped() {
@@ -665,6 +684,47 @@ func (l *muxLoop) handOver(r *reactor, i int, to *muxLoop) bool {
 	to.r.p.wake()
 	return true
 }
+
+// steer gives closed loop connection i, whose call just ended at now, to
+// the loop whose thread last woke on the CPU that took in the
+// connection's answer (socketCPU), when that is another loop's. Over
+// loopback that is the CPU the connection's server process ran on, so
+// each loop comes to drive the connections whose server processes share
+// its core: a query it writes wakes a process on its own core, and the
+// answer wakes the loop there, with no interrupt sent across cores (as
+// pgbench's thread per connection is woken on its server process's
+// core). The kernel balances the server processes over the cores, and
+// the connections follow. It tells whether i was given away; the peer
+// starts its next call.
+func (l *muxLoop) steer(r *reactor, i int, now time.Time) bool {
+	if len(l.peers) < 2 || !now.Before(l.end) || r.stopped() {
+		return false
+	}
+	fd := l.m.Fd(i)
+	if fd < 0 {
+		return false
+	}
+	c := steerCPU(fd)
+	if c < 0 || c == l.cpu.Load() {
+		return false
+	}
+	for _, p := range l.peers {
+		if p != l && p.cpu.Load() == c {
+			if l.handOver(r, i, p) {
+				l.steered++
+				return true
+			}
+			return false
+		}
+	}
+	return false
+}
+
+// steerCPU and wokeOn are steer's readings (variables for the tests).
+var (
+	steerCPU = socketCPU
+	wokeOn   = currentCPU
+)
 
 // freeSlot takes a connection with no call: a connected one first.
 func (l *muxLoop) freeSlot() (int, bool) {
@@ -881,6 +941,10 @@ func closedMux(r *reactor, l *muxLoop) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	r.p.locked = true
+	steered := len(l.peers) > 1
+	if steered {
+		l.cpu.Store(wokeOn())
+	}
 	now := time.Now()
 	l.idle, l.down = nil, nil
 	for i := range l.slots {
@@ -888,12 +952,17 @@ func closedMux(r *reactor, l *muxLoop) {
 			l.again(r, i, now)
 		}
 	}
-	for r.busy() && !r.stopped() {
+	// A steered loop runs until the end even with no connection left:
+	// a peer may give it some.
+	for (r.busy() || (steered && time.Now().Before(l.end))) && !r.stopped() {
 		d := maxNap
 		if until := time.Until(l.end); until > 0 && until < d {
 			d = until
 		}
 		r.poll(d)
+		if steered {
+			l.cpu.Store(wokeOn())
+		}
 	}
 	r.close()
 }

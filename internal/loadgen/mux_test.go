@@ -966,3 +966,109 @@ func TestLaneCount(t *testing.T) {
 		}
 	}
 }
+
+// TestMuxClosedLoopSteered: a closed loop of 4 over 4 connections of
+// 2 ms calls runs on two event loops (two cores). Test hooks give each
+// loop's thread a CPU of its own (0 and 1) and say every other answer
+// came in on CPU 0 or 1 in turn, so that a connection moves to the other
+// loop after about one call in two (steer). Every call succeeds, both
+// loops make calls, each connection makes calls on both, the in-flight gauge never passes 4, ends at 0 and is
+// entered once per call, all 4 connections are still in calls at once
+// near the end of the phase (none was lost in a move), and afterwards
+// they serve ordinary calls with no reconnect.
+func TestMuxClosedLoopSteered(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one core: a closed loop runs on one event loop, with nothing to steer")
+	}
+	var mu sync.Mutex
+	loopOf := map[int32]int32{} // thread id: the loop's CPU, as told
+	fake := func() int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		id, ok := loopOf[threadID()]
+		if !ok {
+			id = int32(len(loopOf))
+			loopOf[threadID()] = id
+		}
+		return id
+	}
+	var said, away atomic.Int64
+	seenBy := map[int]map[int32]bool{} // a connection's socket: the loops whose calls ended on it
+	wasS, wasW := steerCPU, wokeOn
+	wokeOn = fake
+	steerCPU = func(fd int) int32 {
+		own := fake()
+		mu.Lock()
+		if seenBy[fd] == nil {
+			seenBy[fd] = map[int32]bool{}
+		}
+		seenBy[fd][own] = true
+		mu.Unlock()
+		c := int32(said.Add(1) % 2)
+		if c != own {
+			away.Add(1)
+		}
+		return c
+	}
+	t.Cleanup(func() { steerCPU, wokeOn = wasS, wasW })
+
+	p := newPgMux(t, 4, false, map[string]any{"query": "SELECT pg_sleep(0.002)"})
+	rec := NewRecorder(time.Now(), 0)
+	newSink, perLoop := countedSinks(rec)
+	g := &countGauge{}
+	start, d := time.Now(), 600*time.Millisecond
+	// The most calls in flight at once from 150 ms to 20 ms before the end.
+	var late atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(time.Until(start.Add(d - 150*time.Millisecond)))
+		for time.Now().Before(start.Add(d - 20*time.Millisecond)) {
+			if n := g.now.Load(); n > late.Load() {
+				late.Store(n)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}()
+	Run(context.Background(), Phase{Start: start, Duration: d, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 4, Run: p, Gauge: g, NewSink: newSink}}})
+	<-done
+	st := rec.Stats()
+	if st.OK == 0 || st.Failed != 0 {
+		t.Fatalf("ok %d, failed %d (%v); want calls, none failed", st.OK, st.Failed, st.Classes)
+	}
+	if len(loopOf) != 2 {
+		t.Fatalf("%d loop threads asked their CPU; want 2", len(loopOf))
+	}
+	// Calls of 2 ms on 4 connections for 600 ms: some 1,200 calls, half
+	// of them said to be answered on the other loop's core. At 50 calls
+	// the test would still see moves both ways.
+	if away.Load() < 50 {
+		t.Errorf("%d answers said to come in on the other loop's core in %d calls; want 50 at least", away.Load(), st.OK)
+	}
+	if c := perLoop(); len(c) != 2 || c[0] == 0 || c[1] == 0 {
+		t.Errorf("calls by loop %v; want both loops to make calls", c)
+	}
+	if len(seenBy) != 4 {
+		t.Errorf("calls ended on %d sockets; want the 4 connections'", len(seenBy))
+	}
+	for fd, by := range seenBy {
+		if len(by) != 2 {
+			t.Errorf("the connection on socket %d made calls on loops %v only; want it moved between both", fd, by)
+		}
+	}
+	if g.peak.Load() > 4 || g.now.Load() != 0 || g.calls.Load() != st.OK {
+		t.Errorf("gauge: peak %d, after %d, entered %d times for %d calls; want at most 4, 0, one per call", g.peak.Load(), g.now.Load(), g.calls.Load(), st.OK)
+	}
+	if late.Load() != 4 {
+		t.Errorf("at most %d calls in flight at once near the end; want all 4 connections still in calls", late.Load())
+	}
+	for range 4 {
+		if res := p.Runner.Call(context.Background()); res.Err != nil {
+			t.Fatalf("a call after the loop: %v", res.Err)
+		}
+	}
+	if n := p.reconnects(); n != 0 {
+		t.Errorf("%v reconnects; want none", n)
+	}
+}

@@ -210,8 +210,9 @@ type due struct {
 // closedMux runs a closed loop whose runner can be driven by event loops
 // on reactors of its own, one per core at most, its connections dealt
 // out over them (a reactor's thread then shares its core with fewer
-// servers' processes; on one thread, the servers would wait for it). It
-// returns false, having started nothing, when the runner cannot be.
+// servers' processes; on one thread, the servers would wait for it), and
+// then steered between them (see muxLoop.steer). It returns false,
+// having started nothing, when the runner cannot be.
 func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sync.WaitGroup) bool {
 	m, ok := muxOf(cl.Run)
 	if !ok {
@@ -228,7 +229,7 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 			ids = append(ids, i)
 		}
 		r := newReactor(ctx, callCtx, end.Add(ph.Drain))
-		l := &muxLoop{gauge: cl.Gauge, end: end}
+		l := &muxLoop{gauge: cl.Gauge, end: end, r: r}
 		if r == nil || !r.attach(m, ids, l) {
 			if r != nil {
 				r.close()
@@ -240,6 +241,10 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 			return false
 		}
 		rs, ls = append(rs, r), append(ls, l)
+	}
+	for _, l := range ls {
+		l.peers = ls
+		l.cpu.Store(-1)
 	}
 	var all sync.WaitGroup
 	for t := range rs {
