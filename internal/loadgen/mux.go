@@ -95,12 +95,10 @@ type muxLoop struct {
 	// a live read).
 	inflight atomic.Int64
 	// Closed loops over several reactors: peers are the loop's loops on
-	// each (this one included), cpu the CPU this one's thread woke on
-	// last (-1: not known), and steered counts the connections this one
-	// gave a peer (see steer).
-	peers   []*muxLoop
-	cpu     atomic.Int32
-	steered int
+	// each (this one included), and cpu the CPU this one's thread woke
+	// on last (-1: not known; see steer).
+	peers []*muxLoop
+	cpu   atomic.Int32
 }
 
 // muxQueue is an open loop's arrivals waiting for a connection (a FIFO
@@ -220,6 +218,9 @@ type reactor struct {
 	// loop may be sleeping through answers (read by other lanes).
 	eager   bool
 	napping atomic.Bool
+	// woke, when set, is told the CPU the loop woke on at each wait (see
+	// muxLoop.steer).
+	woke *atomic.Int32
 	// y yields now and then: a goroutine that only blocks in system
 	// calls never passes through the Go scheduler, and after 10 ms the
 	// runtime takes its P away (and its monitor thread then wakes every
@@ -351,6 +352,9 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		r.napping.Store(false)
 	}
 	r.events, err = r.p.wait(d, r.events[:0])
+	if r.woke != nil {
+		r.woke.Store(wokeOn())
+	}
 	if err != nil {
 		// Not expected of epoll on a valid set; do not spin on it.
 		nanosleep(min(d, time.Millisecond))
@@ -710,11 +714,7 @@ func (l *muxLoop) steer(r *reactor, i int, now time.Time) bool {
 	}
 	for _, p := range l.peers {
 		if p != l && p.cpu.Load() == c {
-			if l.handOver(r, i, p) {
-				l.steered++
-				return true
-			}
-			return false
+			return l.handOver(r, i, p)
 		}
 	}
 	return false
@@ -943,6 +943,7 @@ func closedMux(r *reactor, l *muxLoop) {
 	r.p.locked = true
 	steered := len(l.peers) > 1
 	if steered {
+		r.woke = &l.cpu
 		l.cpu.Store(wokeOn())
 	}
 	now := time.Now()
@@ -960,9 +961,6 @@ func closedMux(r *reactor, l *muxLoop) {
 			d = until
 		}
 		r.poll(d)
-		if steered {
-			l.cpu.Store(wokeOn())
-		}
 	}
 	r.close()
 }
