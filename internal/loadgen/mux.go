@@ -691,8 +691,9 @@ func (l *muxLoop) handOver(r *reactor, i int, to *muxLoop) bool {
 
 // steer gives closed loop connection i, whose call just ended at now, to
 // the loop whose thread last woke on the CPU that took in the
-// connection's answer (socketCPU), when that is another loop's. Over
-// loopback that is the CPU the connection's server process ran on, so
+// connection's answer (socketCPU), when that is another loop's. The
+// loop's connections are to this host (see steerable), so that is the
+// CPU the connection's server process ran on when it answered, and
 // each loop comes to drive the connections whose server processes share
 // its core: a query it writes wakes a process on its own core, and the
 // answer wakes the loop there, with no interrupt sent across cores (as

@@ -242,9 +242,11 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 		}
 		rs, ls = append(rs, r), append(ls, l)
 	}
-	for _, l := range ls {
-		l.peers = ls
-		l.cpu.Store(-1)
+	if steerable(m, n) {
+		for _, l := range ls {
+			l.peers = ls
+			l.cpu.Store(-1)
+		}
 	}
 	var all sync.WaitGroup
 	for t := range rs {
@@ -256,6 +258,27 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 		m.Release()
 	})
 	return true
+}
+
+// steerable tells whether a closed loop's connections (the first n of
+// m) may be steered between its event loops (see muxLoop.steer): when
+// they are connected to this host. Where the server is elsewhere, the
+// core that takes in an answer is the network card's receive queue's,
+// and a card with one queue would gather every connection on one loop;
+// that is not measured, so such connections stay where they are dealt.
+func steerable(m action.Mux, n int) bool {
+	some := false
+	for i := range n {
+		fd := m.Fd(i)
+		if fd < 0 {
+			continue
+		}
+		if !sameHost(fd) {
+			return false
+		}
+		some = true
+	}
+	return some
 }
 
 // loopState is a lane's cursor in one loop's schedule: its arrivals go

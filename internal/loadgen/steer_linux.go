@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"net"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -26,4 +27,31 @@ func currentCPU() int32 {
 		return -1
 	}
 	return int32(cpu)
+}
+
+// sameHost tells whether TCP socket fd is connected to an address of
+// this host: its peer's address is a loopback one, or the socket's own
+// (a connection to one of the host's own addresses goes out from it).
+func sameHost(fd int) bool {
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	peer, err := unix.Getpeername(fd)
+	if err != nil {
+		return false
+	}
+	return hostLocal(sockIP(local), sockIP(peer))
+}
+
+// sockIP is the IP address of an Internet socket address, nil for any
+// other.
+func sockIP(sa unix.Sockaddr) net.IP {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return net.IP(a.Addr[:])
+	case *unix.SockaddrInet6:
+		return net.IP(a.Addr[:])
+	}
+	return nil
 }

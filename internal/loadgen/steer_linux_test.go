@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pbenchd/pbenchd/internal/action"
 )
 
 // TestSteerReadings: over loopback TCP, the CPU that took in a packet
@@ -87,5 +89,73 @@ func TestSteerReadings(t *testing.T) {
 	}
 	if c := socketCPU(pair[1]); c != -1 {
 		t.Errorf("a Unix socket: CPU %d; want -1", c)
+	}
+
+	// Which connections are steered: those to this host.
+	if !sameHost(fd(client)) || !sameHost(fd(server)) {
+		t.Errorf("a loopback TCP connection is not on this host (both ends: %v, %v)", sameHost(fd(client)), sameHost(fd(server)))
+	}
+	if sameHost(pair[0]) {
+		t.Errorf("a Unix socket is said to be a TCP connection on this host")
+	}
+	for _, c := range []struct {
+		fds  []int
+		want bool
+	}{
+		{[]int{fd(client), fd(server)}, true},
+		{[]int{-1, fd(client), -1}, true},
+		{[]int{fd(client), pair[0]}, false},
+		{[]int{-1, -1}, false},
+	} {
+		if got := steerable(fdMux{fds: c.fds}, len(c.fds)); got != c.want {
+			t.Errorf("steerable over sockets %v: %v; want %v", c.fds, got, c.want)
+		}
+	}
+}
+
+// fdMux is a Mux of which only the sockets are known.
+type fdMux struct {
+	action.Mux
+	fds []int
+}
+
+func (m fdMux) Fd(i int) int { return m.fds[i] }
+
+// TestSteerSameHostOwnAddress: a TCP connection to one of this host's
+// own addresses other than loopback (the first an interface has) is on
+// this host.
+func TestSteerSameHostOwnAddress(t *testing.T) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			own = n.IP
+			break
+		}
+	}
+	if own == nil {
+		t.Skipf("no IPv4 address but loopback on this host's interfaces (%v)", addrs)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(own.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var same bool
+	raw.Control(func(f uintptr) { same = sameHost(int(f)) })
+	if !same {
+		t.Errorf("a connection from %v to %v is not on this host", c.LocalAddr(), c.RemoteAddr())
 	}
 }
