@@ -967,11 +967,73 @@ func TestLaneCount(t *testing.T) {
 	}
 }
 
+// steered is what steerEveryOther saw.
+type steered struct {
+	mu     sync.Mutex
+	loopOf map[int32]int32        // a loop's thread: its CPU, as told
+	n      map[int32]int64        // a loop's answers asked about
+	seenBy map[int]map[int32]bool // a connection's socket: the loops whose calls ended on it
+	away   atomic.Int64           // answers said to be on the other loop's core
+}
+
+// steerEveryOther makes a closed loop's connections move between its two
+// event loops for the test: each loop's thread is told a CPU of its own
+// (0 and 1, in the order they first ask), and every other answer a loop
+// asks about is said to have come in on the other loop's CPU. So at
+// least (n − 2)/2 of the n answers asked about are said to be on the
+// other loop's core (each loop's own count rounded down), and each such
+// answer moves its connection.
+func steerEveryOther(t *testing.T) *steered {
+	t.Helper()
+	h := &steered{loopOf: map[int32]int32{}, n: map[int32]int64{}, seenBy: map[int]map[int32]bool{}}
+	own := func() int32 { // under h.mu
+		id, ok := h.loopOf[threadID()]
+		if !ok {
+			id = int32(len(h.loopOf))
+			h.loopOf[threadID()] = id
+		}
+		return id
+	}
+	wasS, wasW := steerCPU, wokeOn
+	wokeOn = func() int32 {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return own()
+	}
+	steerCPU = func(fd int) int32 {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		id := own()
+		if h.seenBy[fd] == nil {
+			h.seenBy[fd] = map[int32]bool{}
+		}
+		h.seenBy[fd][id] = true
+		h.n[id]++
+		if h.n[id]%2 == 0 {
+			h.away.Add(1)
+			return 1 - id
+		}
+		return id
+	}
+	t.Cleanup(func() { steerCPU, wokeOn = wasS, wasW })
+	return h
+}
+
+// asked is how many answers the loops asked about.
+func (h *steered) asked() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var n int64
+	for _, c := range h.n {
+		n += c
+	}
+	return n
+}
+
 // TestMuxClosedLoopSteered: a closed loop of 4 over 4 connections of
-// 2 ms calls runs on two event loops (two cores). Test hooks give each
-// loop's thread a CPU of its own (0 and 1) and say every other answer
-// came in on CPU 0 or 1 in turn, so that a connection moves to the other
-// loop after about one call in two (steer). Every call succeeds, both
+// 2 ms calls runs on two event loops (two cores), its connections
+// moving to the other loop after every other call of each loop
+// (steerEveryOther). Every call succeeds, both
 // loops make calls, each connection makes calls on both, the in-flight gauge never passes 4, ends at 0 and is
 // entered once per call, all 4 connections are still in calls at once
 // near the end of the phase (none was lost in a move), and afterwards
@@ -980,37 +1042,7 @@ func TestMuxClosedLoopSteered(t *testing.T) {
 	if runtime.NumCPU() < 2 {
 		t.Skip("one core: a closed loop runs on one event loop, with nothing to steer")
 	}
-	var mu sync.Mutex
-	loopOf := map[int32]int32{} // thread id: the loop's CPU, as told
-	fake := func() int32 {
-		mu.Lock()
-		defer mu.Unlock()
-		id, ok := loopOf[threadID()]
-		if !ok {
-			id = int32(len(loopOf))
-			loopOf[threadID()] = id
-		}
-		return id
-	}
-	var said, away atomic.Int64
-	seenBy := map[int]map[int32]bool{} // a connection's socket: the loops whose calls ended on it
-	wasS, wasW := steerCPU, wokeOn
-	wokeOn = fake
-	steerCPU = func(fd int) int32 {
-		own := fake()
-		mu.Lock()
-		if seenBy[fd] == nil {
-			seenBy[fd] = map[int32]bool{}
-		}
-		seenBy[fd][own] = true
-		mu.Unlock()
-		c := int32(said.Add(1) % 2)
-		if c != own {
-			away.Add(1)
-		}
-		return c
-	}
-	t.Cleanup(func() { steerCPU, wokeOn = wasS, wasW })
+	h := steerEveryOther(t)
 
 	p := newPgMux(t, 4, false, map[string]any{"query": "SELECT pg_sleep(0.002)"})
 	rec := NewRecorder(time.Now(), 0)
@@ -1037,22 +1069,21 @@ func TestMuxClosedLoopSteered(t *testing.T) {
 	if st.OK == 0 || st.Failed != 0 {
 		t.Fatalf("ok %d, failed %d (%v); want calls, none failed", st.OK, st.Failed, st.Classes)
 	}
-	if len(loopOf) != 2 {
-		t.Fatalf("%d loop threads asked their CPU; want 2", len(loopOf))
+	if len(h.loopOf) != 2 {
+		t.Fatalf("%d loop threads asked their CPU; want 2", len(h.loopOf))
 	}
-	// Calls of 2 ms on 4 connections for 600 ms: some 1,200 calls, half
-	// of them said to be answered on the other loop's core. At 50 calls
-	// the test would still see moves both ways.
-	if away.Load() < 50 {
-		t.Errorf("%d answers said to come in on the other loop's core in %d calls; want 50 at least", away.Load(), st.OK)
+	// Every call that ended before the phase's end was asked about:
+	// all but the last of each connection, at most.
+	if n := h.asked(); n > st.OK || n < st.OK-4 || h.away.Load() < (n-2)/2 {
+		t.Errorf("%d answers asked about in %d calls, %d said to be on the other loop's core; want all but 4 at most, half of them", n, st.OK, h.away.Load())
 	}
 	if c := perLoop(); len(c) != 2 || c[0] == 0 || c[1] == 0 {
 		t.Errorf("calls by loop %v; want both loops to make calls", c)
 	}
-	if len(seenBy) != 4 {
-		t.Errorf("calls ended on %d sockets; want the 4 connections'", len(seenBy))
+	if len(h.seenBy) != 4 {
+		t.Errorf("calls ended on %d sockets; want the 4 connections'", len(h.seenBy))
 	}
-	for fd, by := range seenBy {
+	for fd, by := range h.seenBy {
 		if len(by) != 2 {
 			t.Errorf("the connection on socket %d made calls on loops %v only; want it moved between both", fd, by)
 		}
@@ -1070,5 +1101,48 @@ func TestMuxClosedLoopSteered(t *testing.T) {
 	}
 	if n := p.reconnects(); n != 0 {
 		t.Errorf("%v reconnects; want none", n)
+	}
+}
+
+// TestMuxClosedLoopSteeredStop: a stop 200 ms into a 5 s phase of a
+// closed loop of 4 on two event loops, its connections moving between
+// them after every other call of each (steerEveryOther), ends the phase
+// at once: no call fails, the
+// calls it cut are not events, the in-flight gauge is back at 0, and the
+// 4 connections (made again where a call was cut) serve calls
+// afterwards.
+func TestMuxClosedLoopSteeredStop(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("one core: a closed loop runs on one event loop, with nothing to steer")
+	}
+	h := steerEveryOther(t)
+
+	p := newPgMux(t, 4, false, map[string]any{"query": "SELECT pg_sleep(0.002)"})
+	rec := NewRecorder(time.Now(), 0)
+	g := &countGauge{}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	Run(ctx, Phase{Start: start, Duration: 5 * time.Second, Drain: 5 * time.Second,
+		Closed: []*ClosedLoop{{Workers: 4, Run: p, Gauge: g, NewSink: func() Sink { return rec.NewShard() }}}})
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the phase took %v after a stop at 200ms", took)
+	}
+	st := rec.Stats()
+	if st.OK == 0 || st.Failed != 0 {
+		t.Errorf("ok %d, failed %d (%v); want calls before the stop, none failed", st.OK, st.Failed, st.Classes)
+	}
+	// Every call that ended before the stop was asked about: all but
+	// the last of each connection, at most.
+	if n := h.asked(); n > st.OK || n < st.OK-4 || h.away.Load() < (n-2)/2 || n < 20 {
+		t.Errorf("%d answers asked about in %d calls, %d said to be on the other loop's core; want 20 at least, all but 4 at most, half of them", n, st.OK, h.away.Load())
+	}
+	if g.now.Load() != 0 {
+		t.Errorf("%d calls in flight after the phase; want 0", g.now.Load())
+	}
+	for range 4 {
+		if res := p.Runner.Call(context.Background()); res.Err != nil {
+			t.Fatalf("a call after the stop: %v", res.Err)
+		}
 	}
 }
