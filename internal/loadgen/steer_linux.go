@@ -10,7 +10,7 @@ import (
 // socketCPU is the CPU that last took in a packet for socket fd
 // (SO_INCOMING_CPU): over loopback, the CPU its peer ran on when it
 // sent; from a network card, the CPU of the card's receive queue. -1
-// when there is none (a Unix socket, or nothing received yet).
+// when there is none (a Unix socket).
 func socketCPU(fd int) int32 {
 	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_INCOMING_CPU)
 	if err != nil {
