@@ -20,29 +20,8 @@ func TestSteerReadings(t *testing.T) {
 	if err := unix.SchedGetaffinity(0, &allowed); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
-	fd := func(c net.Conn) (n int) {
-		raw, err := c.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw.Control(func(f uintptr) { n = int(f) })
-		return n
-	}
+	client, server := tcpPair(t, "127.0.0.1")
+	fd := func(c net.Conn) int { return connFd(t, c) }
 	tried := 0
 	for cpu := 0; cpu < 1024 && tried < allowed.Count(); cpu++ {
 		if !allowed.IsSet(cpu) {
@@ -139,23 +118,44 @@ func TestSteerSameHostOwnAddress(t *testing.T) {
 	if own == nil {
 		t.Skipf("no IPv4 address but loopback on this host's interfaces (%v)", addrs)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(own.String(), "0"))
+	c, _ := tcpPair(t, own.String())
+	same := sameHost(connFd(t, c))
+	if !same {
+		t.Errorf("a connection from %v to %v is not on this host", c.LocalAddr(), c.RemoteAddr())
+	}
+}
+
+// tcpPair is a TCP connection to a listener on host, both ends; they
+// close when the test ends.
+func tcpPair(t *testing.T, host string) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	client, err = net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
+}
+
+// connFd is a TCP connection's socket.
+func connFd(t *testing.T, c net.Conn) (fd int) {
+	t.Helper()
 	raw, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var same bool
-	raw.Control(func(f uintptr) { same = sameHost(int(f)) })
-	if !same {
-		t.Errorf("a connection from %v to %v is not on this host", c.LocalAddr(), c.RemoteAddr())
+	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil {
+		t.Fatal(err)
 	}
+	return fd
 }
