@@ -94,11 +94,10 @@ type muxLoop struct {
 	// inflight counts this lane's calls in flight (for a closed loop,
 	// a live read).
 	inflight atomic.Int64
-	// Closed loops over several reactors: peers are the loop's loops on
-	// each (this one included), and cpu the CPU this one's thread woke
-	// on last (-1: not known; see steer).
+	// peers are a closed loop's loops on each of its reactors (this one
+	// included) when its connections are steered between them (see
+	// steer).
 	peers []*muxLoop
-	cpu   atomic.Int32
 }
 
 // muxQueue is an open loop's arrivals waiting for a connection (a FIFO
@@ -218,9 +217,10 @@ type reactor struct {
 	// loop may be sleeping through answers (read by other lanes).
 	eager   bool
 	napping atomic.Bool
-	// woke, when set, is told the CPU the loop woke on at each wait (see
-	// muxLoop.steer).
-	woke *atomic.Int32
+	// track: cpu is the CPU the loop's thread woke on at its last wait
+	// (-1: not known), for steering (see muxLoop.steer).
+	track bool
+	cpu   atomic.Int32
 	// y yields now and then: a goroutine that only blocks in system
 	// calls never passes through the Go scheduler, and after 10 ms the
 	// runtime takes its P away (and its monitor thread then wakes every
@@ -260,6 +260,7 @@ func newReactor(stopCtx, callCtx context.Context, cutAt time.Time) *reactor {
 		return nil
 	}
 	r := &reactor{p: p, stopCtx: stopCtx, callCtx: callCtx, cutAt: cutAt, check: farFuture}
+	r.cpu.Store(-1)
 	r.unwake = context.AfterFunc(stopCtx, p.wake)
 	return r
 }
@@ -352,8 +353,8 @@ func (r *reactor) poll(d time.Duration) (slept bool) {
 		r.napping.Store(false)
 	}
 	r.events, err = r.p.wait(d, r.events[:0])
-	if r.woke != nil {
-		r.woke.Store(wokeOn())
+	if r.track {
+		r.cpu.Store(wokeOn())
 	}
 	if err != nil {
 		// Not expected of epoll on a valid set; do not spin on it.
@@ -710,11 +711,11 @@ func (l *muxLoop) steer(r *reactor, i int, now time.Time) bool {
 		return false
 	}
 	c := steerCPU(fd)
-	if c < 0 || c == l.cpu.Load() {
+	if c < 0 || c == r.cpu.Load() {
 		return false
 	}
 	for _, p := range l.peers {
-		if p != l && p.cpu.Load() == c {
+		if p != l && p.r.cpu.Load() == c {
 			return l.handOver(r, i, p)
 		}
 	}
@@ -944,8 +945,8 @@ func closedMux(r *reactor, l *muxLoop) {
 	r.p.locked = true
 	steered := len(l.peers) > 1
 	if steered {
-		r.woke = &l.cpu
-		l.cpu.Store(wokeOn())
+		r.track = true
+		r.cpu.Store(wokeOn())
 	}
 	now := time.Now()
 	l.idle, l.down = nil, nil

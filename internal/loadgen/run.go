@@ -245,7 +245,6 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 	if steerable(m, n) {
 		for _, l := range ls {
 			l.peers = ls
-			l.cpu.Store(-1)
 		}
 	}
 	var all sync.WaitGroup
