@@ -220,7 +220,7 @@ func closedMuxRun(ctx, callCtx context.Context, ph Phase, cl *ClosedLoop, wg *sy
 	}
 	end := ph.Start.Add(ph.Duration)
 	n := min(max(cl.Workers, 1), m.Slots())
-	k := min(runtime.NumCPU(), n)
+	k := min(closedLoops(), n)
 	var rs []*reactor
 	var ls []*muxLoop
 	for t := range k {
@@ -394,6 +394,10 @@ var (
 	maxLanes = runtime.NumCPU
 	laneRate = 30000.0
 )
+
+// closedLoops is how many event loops a closed loop may run on: one per
+// core (a variable for the tests).
+var closedLoops = runtime.NumCPU
 
 // laneCount is how many lanes loop l (driven by the event loop over
 // slots connections) is dealt out over: one per laneRate of its mean rate over the phase, at

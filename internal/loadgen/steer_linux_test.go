@@ -100,31 +100,6 @@ type fdMux struct {
 
 func (m fdMux) Fd(i int) int { return m.fds[i] }
 
-// TestSteerSameHostOwnAddress: a TCP connection to one of this host's
-// own addresses other than loopback (the first an interface has) is on
-// this host.
-func TestSteerSameHostOwnAddress(t *testing.T) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var own net.IP
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			own = n.IP
-			break
-		}
-	}
-	if own == nil {
-		t.Skipf("no IPv4 address but loopback on this host's interfaces (%v)", addrs)
-	}
-	c, _ := tcpPair(t, own.String())
-	same := sameHost(connFd(t, c))
-	if !same {
-		t.Errorf("a connection from %v to %v is not on this host", c.LocalAddr(), c.RemoteAddr())
-	}
-}
-
 // tcpPair is a TCP connection to a listener on host, both ends; they
 // close when the test ends.
 func tcpPair(t *testing.T, host string) (client, server net.Conn) {
