@@ -207,7 +207,7 @@ func (e *Engine) setup(ctx context.Context, sc *config.Scenario, log *slog.Logge
 	defer e.activity.set(sc.Name, "")
 	for i, st := range sc.Setup {
 		e.activity.set(sc.Name, fmt.Sprintf("setup of scenario %s, setup[%d]", sc.Name, i))
-		if err := e.step(ctx, sc, st); err != nil {
+		if err := e.step(ctx, sc, st, StopGrace); err != nil {
 			if st.IgnoreErrors {
 				log.Warn("setup step failed (ignored)", "step", i, "err", err)
 				continue
@@ -251,7 +251,7 @@ func (e *Engine) Teardown(sc *config.Scenario, by time.Time) error {
 	var errs []error
 	for i, st := range sc.Teardown {
 		what := fmt.Sprintf("teardown[%d]", i)
-		if err := run(what, func(ctx context.Context) error { return e.step(ctx, sc, st) }); err != nil && !st.IgnoreErrors {
+		if err := run(what, func(ctx context.Context) error { return e.step(ctx, sc, st, 0) }); err != nil && !st.IgnoreErrors {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
@@ -264,7 +264,12 @@ func (e *Engine) Teardown(sc *config.Scenario, by time.Time) error {
 	return errors.Join(errs...)
 }
 
-func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) error {
+// step runs a setup or teardown step. A statement cut short (a stop,
+// the step's deadline) is cancelled on the server and waited for, wait at
+// most, so that the steps after it (teardown, after a setup cut by a
+// stop) see its outcome; with no wait (teardown, whose deadlines bound a
+// stop) it is left to the server.
+func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step, wait time.Duration) error {
 	name := st.Target
 	if name == "" {
 		name = sc.Target
@@ -279,7 +284,7 @@ func (e *Engine) step(ctx context.Context, sc *config.Scenario, st config.Step) 
 	if err != nil {
 		return err
 	}
-	c, err := pg.Connect(ctx, nil)
+	c, err := pg.ConnectCancelling(ctx, wait)
 	if err != nil {
 		return fmt.Errorf("target %s: %w", name, err)
 	}

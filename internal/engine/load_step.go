@@ -43,7 +43,7 @@ func (e *Engine) loadStep(ctx context.Context, sc *config.Scenario, target strin
 		}
 		o := st.TPCH.LoadOptions()
 		if o.Schema != "" {
-			if err := e.step(ctx, sc, config.Step{Target: target, SQL: []string{"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{o.Schema}.Sanitize()}}); err != nil {
+			if err := e.step(ctx, sc, config.Step{Target: target, SQL: []string{"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{o.Schema}.Sanitize()}}, StopGrace); err != nil {
 				return fmt.Errorf("tpch schema: %w", err)
 			}
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -76,7 +78,29 @@ func (p *Postgres) Describe() string {
 
 // Connect opens one connection and runs the setup statements on it.
 func (p *Postgres) Connect(ctx context.Context, setup []string) (*pgx.Conn, error) {
-	c, err := pgx.ConnectConfig(ctx, p.cfg.Copy())
+	return p.connect(ctx, p.cfg.Copy(), setup)
+}
+
+// ConnectCancelling opens one connection whose statements, when their
+// context ends, are cancelled on the server (a cancel request) and
+// waited for, wait at most, before they return: what runs next, on any
+// connection, sees their outcome. (On a connection from Connect a
+// statement returns at once and the server goes on with it: a setup's
+// CREATE TABLE cut by a stop could commit after the teardown's DROP
+// TABLE had run.) With no wait it is Connect's.
+func (p *Postgres) ConnectCancelling(ctx context.Context, wait time.Duration) (*pgx.Conn, error) {
+	if wait <= 0 {
+		return p.Connect(ctx, nil)
+	}
+	cfg := p.cfg.Copy()
+	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: wait}
+	}
+	return p.connect(ctx, cfg, nil)
+}
+
+func (p *Postgres) connect(ctx context.Context, cfg *pgx.ConnConfig, setup []string) (*pgx.Conn, error) {
+	c, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		p.Observe(err)
 		return nil, err
